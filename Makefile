@@ -1,0 +1,49 @@
+# Two commands for a new user: `make verify` and `make test`.
+# Both create .venv when it is missing and install the package with its test extra.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# hypothesis profile: `ci` on CI (CI=true), `dev` otherwise; `make test HYPOTHESIS_PROFILE=thorough` for long runs
+HYPOTHESIS_PROFILE ?= $(if $(filter true,$(CI)),ci,dev)
+PYTEST_WORKERS ?= 2
+
+.PHONY: verify test test-fast notebooks bench bench-quick reproduce clean help
+
+help:
+	@echo "make verify      check every claim on built-in problems (creates .venv)"
+	@echo "make test        run the whole test suite, notebooks included (creates .venv)"
+	@echo "make notebooks   render notebooks/ to HTML with outputs (notebooks/_build)"
+	@echo "make bench       run the benchmarks and rewrite BENCHMARKS.md"
+	@echo "make bench-quick a two-minute smoke run of the benchmarks"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+verify: $(STAMP)
+	$(BIN)/wnbias verify
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --hypothesis-profile=$(HYPOTHESIS_PROFILE) tests
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --hypothesis-profile=$(HYPOTHESIS_PROFILE) -m "not slow and not notebook" tests
+
+notebooks: $(STAMP)
+	$(BIN)/python -m wnbias.notebooks render notebooks notebooks/_build
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run --out BENCHMARKS.md
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m benchmarks.run --quick --out benchmarks/_results/BENCHMARKS-quick.md
+
+reproduce: $(STAMP)
+	$(BIN)/wnbias reproduce --out out/reproduce
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

@@ -1,0 +1,58 @@
+"""Result of integrating a flow, shared by the float64 and arbitrary-precision integrators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+from numerics._status import Status, raise_unless_converged
+from numerics.config import FlowConfig
+
+
+@dataclass(frozen=True)
+class FlowResult:
+    """A trajectory and where it ended.
+
+    Trajectory arrays (float64, for plotting and reports) are sampled at checkpoints ``t``.
+    The final state is held at the working precision: floats for float64 runs, ``mpmath.mpf``
+    (a list for vectors) when ``dps`` is set.  The final state is *not* a limit unless
+    ``status is Status.CONVERGED``.
+
+    ``invariant_residual[k]`` is ``‖P_ker(A) h(t_k)‖ / max(‖h(t_k)‖, tiny)`` (the invariant of
+    the flow named by ``config.rates``); ``unorm_dev[k]`` is ``‖u(t_k)‖ − 1`` (zeros for plain GF).
+    """
+
+    status: Status
+    message: str
+    config: FlowConfig
+    method: str
+    t: np.ndarray
+    loss: np.ndarray
+    r: np.ndarray
+    invariant_residual: np.ndarray
+    unorm_dev: np.ndarray
+    t_final: Any
+    r_final: Any
+    u_final: Any
+    x_final: Any
+    nfev: int
+    nsteps: int
+    rtol: Optional[float] = None
+    atol: Optional[float] = None
+    dps: Optional[int] = None
+    wall_time: float = float("nan")
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def converged(self) -> bool:
+        return self.status is Status.CONVERGED
+
+    @property
+    def loss_final(self) -> float:
+        return float(self.loss[-1]) if len(self.loss) else float("nan")
+
+    def raise_for_status(self) -> "FlowResult":
+        raise_unless_converged(self.status, self.message)
+        return self

@@ -1,0 +1,3 @@
+from wnbias.cli import main
+
+raise SystemExit(main())
