@@ -20,7 +20,7 @@ class FlowResult:
     (a list for vectors) when ``dps`` is set.  The final state is *not* a limit unless
     ``status is Status.CONVERGED``.
 
-    ``invariant_residual[k]`` is ``‖P_ker(A) h(t_k)‖ / max(‖h(t_k)‖, tiny)`` (the invariant of
+    ``invariant_residual[k]`` is ``‖P_ker(A) h(t_k)‖ / max(‖h(t_k)‖, ‖log_L(b)‖)`` (b the reference point of h, so the ratio is not rounding noise near t = 0) (the invariant of
     the flow named by ``config.rates``); ``unorm_dev[k]`` is ``‖u(t_k)‖ − 1`` (zeros for plain GF).
     """
 

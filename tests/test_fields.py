@@ -1,0 +1,100 @@
+"""The hand-written fields (numerics.fields) against the field assembled from numerics._derived."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from numerics import fields
+from numerics.config import FlowConfig
+from numerics.precision import DPS_FLOAT64, K_ROUNDOFF, tol
+
+_derived = pytest.importorskip("numerics._derived", reason="numerics._derived not generated yet")
+from numerics.flow64 import _Flow  # noqa: E402
+
+REL = tol(DPS_FLOAT64, K_ROUNDOFF + 1)  # 1e-11: a field evaluated once, n-term sums
+
+
+def _draw(seed, n, M):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((M, n)) / np.sqrt(M)
+    y = rng.standard_normal(M)
+    u = rng.uniform(0.05, 2.0, n)  # a general ‖u‖
+    r = rng.uniform(0.2, 3.0)
+    return A, y, u, r
+
+
+def _rel(a, b):
+    return np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300)
+
+
+states = dict(seed=st.integers(0, 2**31 - 1), n=st.integers(2, 12), L=st.integers(2, 5),
+              eta_r=st.floats(1e-3, 10.0), eta_u=st.floats(1e-3, 10.0))
+
+
+@given(**states)
+def test_wn_field_matches_derived(seed, n, L, eta_r, eta_u):
+    A, y, u, r = _draw(seed, n, max(1, n // 2))
+    cfg = FlowConfig(L=L, r0=1.0, eta_r=eta_r, eta_u=eta_u)
+    z = np.concatenate([[r], np.log(u)])
+    derived = _Flow(A, y, cfg, use_derived=True)
+    assert derived.D is not None
+    out = derived.rhs(0.0, z)
+    r_dot, u_dot = fields.wn_field(A, y, r, u, L, eta_r, eta_u)
+    assert abs(out[0] - r_dot) <= REL * max(abs(r_dot), 1e-300) * 10
+    assert _rel(out[1:] * u, u_dot) <= REL
+
+
+@given(**states)
+def test_rates_r2_and_plain_match(seed, n, L, eta_r, eta_u):
+    A, y, u, r = _draw(seed, n, max(1, n // 2))
+    u = u / np.linalg.norm(u)  # ẇ = −‖w‖²∇ℒ for rates (r², 1) holds on ‖u‖ = 1 (MATH.md §2.3)
+    z = np.concatenate([[r], np.log(u)])
+    m = np.linalg.norm(u)
+    w = r * u / m
+    for rates, ref in (("r2", fields.r2_field_w(A, y, w, L)), ("plain", fields.gf_field(A, y, w, L))):
+        cfg = FlowConfig(L=L, rates=rates)
+        out = _Flow(A, y, cfg, use_derived=True).rhs(0.0, z)
+        r_dot, v_dot = out[0], out[1:]
+        # ẇ = ṙ ū + r (I − ūūᵀ) u̇ / ‖u‖ with u̇ = u ⊙ v̇
+        ub = u / m
+        ud = u * v_dot
+        w_dot = r_dot * ub + r * (ud - ub * (ub @ ud)) / m
+        assert _rel(w_dot, ref) <= REL
+    # the (r², 1) field on (r, u) is the WN field with those rates
+    rd, udot = fields.r2_field(A, y, r, u, L)
+    out = _Flow(A, y, FlowConfig(L=L, rates="r2"), use_derived=True).rhs(0.0, z)
+    assert _rel(out[1:] * u, udot) <= REL
+
+
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(2, 10), L=st.integers(2, 5))
+def test_derived_elementwise_functions(seed, n, L):
+    A, y, u, r = _draw(seed, n, max(1, n // 2))
+    w = r * u / np.linalg.norm(u)
+    g = A.T @ (A @ w**L - y)
+    assert _rel(_derived.loss_grad(w, g, L, np), fields.loss_gradient(A, y, w, L)) <= REL
+    assert _rel(_derived.gf_w_dot(_derived.loss_grad(w, g, L, np), np), fields.gf_field(A, y, w, L)) <= REL
+    assert _rel(_derived.r2_w_dot(w @ w, _derived.loss_grad(w, g, L, np), np), fields.r2_field_w(A, y, w, L)) <= REL
+    v = np.abs(u) + 0.1
+    assert _rel(_derived.log_L(v, L, np), fields.log_L(v, L)) <= REL
+    assert abs(_derived.rho(r, 1.3, 0.7, np) - fields.rho(r, 1.3, 0.7)) <= REL * fields.rho(r, 1.3, 0.7)
+
+
+def test_u_dot_is_orthogonal_to_u():
+    A, y, u, r = _draw(3, 9, 4)
+    _, u_dot = fields.wn_field(A, y, r, u, 3, 0.4, 1.3)
+    assert abs(u_dot @ u) <= REL * np.linalg.norm(u_dot) * np.linalg.norm(u)
+
+
+def test_loss_decreases_along_field():
+    # d/dt ℒ̃ = −η_r ṙ²/η_r² − η_u ‖u̇‖²/η_u² ≤ 0 (MATH.md §3.2), checked by a tiny Euler step
+    A, y, u, r = _draw(5, 8, 3)
+    L, er, eu = 2, 0.3, 1.0
+    rd, ud = fields.wn_field(A, y, r, u, L, er, eu)
+    h = 1e-7
+    l0 = fields.loss(A, y, r * u / np.linalg.norm(u), L)
+    u1 = u + h * ud
+    l1 = fields.loss(A, y, (r + h * rd) * u1 / np.linalg.norm(u1), L)
+    predicted = -(rd**2 / er + (ud @ ud) / eu)
+    assert (l1 - l0) / h == pytest.approx(predicted, rel=1e-5)

@@ -1,0 +1,151 @@
+"""``wnbias solve``: a converged run end to end, honest statuses, and every bad input → exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from numerics.problem import generate
+from wnbias.cli import main
+
+SMALL = ["--generate", "sparse_positive", "--N", "12", "--M", "5", "--seed", "1", "--no-progress"]
+
+
+def test_converged_run_reports_everything(tmp_path, capsys):
+    out = tmp_path / "o.json"
+    rc = main(["solve", *SMALL, "--L", "2", "--r0", "1", "--eta-r", "0.5", "--eta-u", "1", "--json", str(out),
+               "--save-problem", str(tmp_path / "p.npz")])
+    d = json.loads(out.read_text())
+    assert rc == 0 and d["status"] == "converged", d["message"]
+    for key in ("status", "t_final", "r_final", "r_inf", "rho", "alpha_eff", "loss", "x_inf", "invariant_residual",
+                "bregman_mismatch", "l1_opt", "l1_gap", "l1_bound", "magnification", "parameters", "versions",
+                "wall_time"):
+        assert key in d and d[key] is not None, key
+    assert len(d["x_inf"]) == 12
+    assert set(d["versions"]) >= {"wnbias", "numpy", "scipy", "mpmath", "backend"}
+    assert d["l1_gap_S"] <= d["l1_bound"]
+    assert "converged" in capsys.readouterr().out
+    # the saved problem reloads and gives the same answer
+    rc2 = main(["solve", "--problem", str(tmp_path / "p.npz"), "--eta-r", "0.5", "--no-progress",
+                "--json", str(tmp_path / "o2.json")])
+    assert rc2 == 0
+    assert json.loads((tmp_path / "o2.json").read_text())["r_inf"] == pytest.approx(d["r_inf"], rel=1e-12)
+
+
+def test_not_converged_has_no_limit_fields(tmp_path):
+    out = tmp_path / "o.json"
+    rc = main(["solve", *SMALL, "--L", "3", "--eta-r", "0.1", "--t-max", "1", "--json", str(out)])
+    d = json.loads(out.read_text())
+    assert rc == 1 and d["status"] == "not_converged"
+    assert d["r_final"] is not None
+    for key in ("r_inf", "rho", "x_inf", "l1_gap", "l1_bound", "bregman_mismatch", "magnification"):
+        assert d[key] is None, key
+
+
+def test_inconsistent_positive(tmp_path):
+    A = np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 0.5]])
+    np.save(tmp_path / "A.npy", A)
+    np.save(tmp_path / "y.npy", np.array([-1.0, 1.0]))
+    out = tmp_path / "o.json"
+    rc = main(["solve", "--A", str(tmp_path / "A.npy"), "--y", str(tmp_path / "y.npy"), "--model", "positive",
+               "--no-progress", "--json", str(out)])
+    d = json.loads(out.read_text())
+    assert rc == 1 and d["status"] == "inconsistent" and "infeasible" in d["message"].lower()
+
+
+def test_limit_option(tmp_path):
+    pytest.importorskip("numerics.limit")
+    out = tmp_path / "o.json"
+    rc = main(["solve", *SMALL, "--eta-r", "0.5", "--limit", "--json", str(out)])
+    d = json.loads(out.read_text())
+    assert rc == 0 and d["limit_solver"]["status"] == "converged"
+    # two independent routes to r_inf: integration and the scalar equation of MATH.md §4
+    assert abs(d["limit_solver"]["r_inf_flow_minus_solver"]) <= 1e-6 * d["r_inf"]
+
+
+def _files(tmp_path):
+    p = generate("sparse_positive", 8, 3, 0)
+    np.save(tmp_path / "A.npy", p.A)
+    np.save(tmp_path / "y.npy", p.y)
+    np.save(tmp_path / "y_short.npy", p.y[:2])
+    np.save(tmp_path / "A_nan.npy", np.where(np.eye(3, 8) > 0, np.nan, p.A))
+    np.save(tmp_path / "obj.npy", np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    np.savez(tmp_path / "evil.npz", A=np.array([{"a": 1}], dtype=object), y=np.ones(1))
+    (tmp_path / "junk.npz").write_bytes(b"not a zip file")
+    return tmp_path
+
+
+BAD = [
+    (["--A", "{d}/A.npy", "--y", "{d}/y_short.npy"], "shape mismatch"),
+    (["--A", "{d}/A_nan.npy", "--y", "{d}/y.npy"], "--A"),
+    (["--A", "{d}/A.npy"], "--A and --y"),
+    (["--A", "{d}/obj.npy", "--y", "{d}/y.npy"], "--A"),
+    (["--problem", "{d}/missing.npz"], "--problem"),
+    (["--problem", "{d}/evil.npz"], "pickled"),
+    (["--problem", "{d}/junk.npz"], "--problem"),
+    (["--generate", "sparse_positive", "--N", "8", "--M", "3", "--L", "1"], "--L"),
+    (["--generate", "sparse_positive", "--N", "8", "--M", "3", "--L", "2.5"], "--L"),
+    (["--generate", "sparse_positive", "--N", "8", "--M", "3", "--L", "__import__('os')"], "--L"),
+    (["--generate", "sparse_positive", "--N", "8", "--M", "3", "--r0", "0"], "--r0"),
+    (["--generate", "sparse_positive", "--N", "8", "--M", "3", "--r0", "nan"], "--r0"),
+    (["--generate", "sparse_positive", "--N", "8", "--M", "3", "--eta-r", "-1"], "--eta-r"),
+    (["--generate", "sparse_positive", "--N", "8", "--M", "3", "--eta-u", "0"], "--eta-u"),
+    (["--generate", "sparse_positive", "--N", "8", "--M", "3", "--rates", "fast"], "--rates"),
+    (["--generate", "sparse_positive", "--N", "8", "--M", "3", "--model", "complex"], "--model"),
+    (["--generate", "sparse_positive", "--N", "8", "--M", "8"], "--M"),
+    (["--generate", "nope", "--N", "8", "--M", "3"], "--generate"),
+    (["--generate", "sparse_positive", "--N", "eight", "--M", "3"], "--N"),
+    (["--generate", "sparse_positive", "--N", "8", "--M", "3", "--t-max", "inf"], "--t-max"),
+    (["--generate", "sparse_positive", "--N", "8", "--M", "3", "--dps", "0"], "--dps"),
+    ([], "problem source"),
+    (["--generate", "sparse_positive", "--N", "8", "--M", "3", "--problem", "{d}/x.npz"], "problem source"),
+]
+
+
+@pytest.mark.parametrize("args, match", BAD, ids=[m + str(i) for i, (_, m) in enumerate(BAD)])
+def test_bad_input_exits_2_naming_the_argument(tmp_path, capsys, args, match):
+    d = _files(tmp_path)
+    rc = main(["solve", "--no-progress", *[a.format(d=d) for a in args]])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert match in err, err
+    assert "Traceback" not in err
+
+
+def test_console_script_subprocess(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "wnbias", "solve", "--generate", "sparse_positive", "--N", "8",
+                        "--M", "3", "--L", "x"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "--L" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_dps_option_dispatches_to_the_mp_integrator(tmp_path):
+    pytest.importorskip("numerics.taylor")
+    out = tmp_path / "o.json"
+    rc = main(["solve", "--generate", "sparse_positive", "--N", "5", "--M", "2", "--eta-r", "0.5", "--t-max", "0.5",
+               "--dps", "20", "--no-progress", "--json", str(out)])
+    d = json.loads(out.read_text())
+    assert rc == 1  # t_max 0.5 is far too short to converge
+    hp = d["high_precision"]
+    assert hp["dps"] == 20 and hp["status"] == "not_converged"
+    assert isinstance(hp["r_final"], str) and len(hp["r_final"].replace(".", "")) >= 18
+    # the float64 and the 20-digit trajectories agree to the float64 integration's accuracy
+    assert float(hp["r_final"]) == pytest.approx(d["r_final"], rel=1e-8)
+
+
+def test_jsonio_conversions():
+    import mpmath
+
+    from wnbias.jsonio import dumps, mp_str, to_jsonable
+    from numerics import Status
+
+    with mpmath.workdps(40):
+        third = mpmath.mpf(1) / 3
+    assert mp_str(third).startswith("0." + "3" * 38)
+    assert to_jsonable({"s": Status.CONVERGED, "a": np.array([1.0, np.inf]), "i": np.int64(3)}) == {
+        "s": "converged", "a": [1.0, None], "i": 3}
+    assert "NaN" not in dumps({"x": float("nan")})
