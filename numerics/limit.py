@@ -1,0 +1,643 @@
+"""The limit of WN-GF without integrating: a root of ``φ(r) = Σ x_i(r)^{2/L} − r²`` (MATH.md §4).
+
+For a candidate radius ``r`` let ``ρ(r) = (r₀/r) exp((r² − r₀²)/(2η̃))``, ``β(r) = (w₀/ρ(r))^L`` and
+``x(r)`` the Bregman projection of ``β(r)`` onto ``{z ≥ 0 : Az = y}``
+(:func:`numerics.bregman.bregman_projection`).  The limit radius ``r_∞`` is a root of ``φ`` and
+``x_∞ = x(r_∞)``.
+
+Why the root is the flow's, and unique.  With the normalisation of :mod:`numerics.bregman`,
+``D_F(z, β(r)) = f(z) + λ(ρ) g(z)`` (up to a positive factor and constants) where, for ``L = 2``,
+``f = Σ z log z − z − 2 z log w₀``, ``g = Σ z``, ``λ = 2 log ρ``; for ``L > 2``, ``f = −(L/2)Σ z^{2/L}``,
+``g = Σ w₀^{2−L} z``, ``λ = ρ^{L−2}``.  Along a regularisation path ``f(x_λ)`` is non-decreasing and
+``g(x_λ)`` non-increasing in ``λ``; in both cases ``S(r) = Σ x_i(r)^{2/L}`` is non-increasing in ``ρ``
+(MATH.md §5 monotonicity).  ``ρ`` increases with ``r`` where ``r² > η̃`` and decreases where
+``r² < η̃``.  Hence:
+
+* on ``r² > η̃``, ``φ`` is strictly decreasing: at most one root there;
+* ``S(r) ≥ (min ℓ1)^{2/L}`` for every ``r`` (``Σ z^{2/L} ≥ (Σ z)^{2/L}``), so ``φ > 0`` below
+  ``a₀ = (min ℓ1)^{1/L}`` (the ℓ1 minimum is bounded from below by a HiGHS dual certificate);
+* on ``r² ≤ η̃``, ``S`` is non-decreasing in ``r``, so ``φ(r) ≥ S(a) − r² > 0`` for ``a ≤ r < √S(a)``:
+  the sequence ``a_{k+1} = √S(a_k)`` pushes the root-free interval up; if it passes ``√η̃`` the root
+  is unique on ``(0, ∞)``; if it stalls below ``√η̃`` there is another root there, and which one the
+  flow picks is not decided here (a short integration would be needed).
+
+Rates ``"plain"`` and ``"r2"`` have ``ρ = 1``: ``x_∞`` is the projection of ``w₀^L`` and
+``r_∞ = ‖x_∞^{1/L}‖`` (method ``"projection"``).
+
+Float64: bracket by geometric expansion from ``r₀``, Brent (``scipy.optimize.brentq``), then Newton
+polish with ``φ'`` from the implicit derivative of the projection::
+
+    θ = ∇F(β(r)) + Aᵀν(r),  A diag(dx/dθ) (q + Aᵀν') = 0,  q = d∇F(β)/dr = −β^{(2−L)/L} dlogρ/dr
+    φ'(r) = 2⟨x, q + Aᵀν'⟩ − 2r          (because (2/L) x^{2/L−1} dx/dθ = 2x)
+
+With ``dps``: Newton on ``φ`` in mpmath from the float64 root, safeguarded by the bracket, each
+projection warm-started from the previous dual vector.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import mpmath
+import numpy as np
+
+from numerics._status import Status
+from numerics.bregman import _DualMP, _MPChol, _solve_spd64, bregman_projection
+from numerics.config import FlowConfig
+from numerics.precision import DPS_FLOAT64, GUARD_DIGITS, K_ROUNDOFF, K_SOLVE, check_dps, tol as _tol, workdps
+
+__all__ = ["LimitResult", "limit_solve"]
+
+_EXPAND = 2.0
+_MAX_EXPAND = 80
+
+
+@dataclass(frozen=True)
+class LimitResult:
+    """The limit ``(r_∞, x_∞)`` of a flow, computed from MATH.md §4 without integrating.
+
+    Vectors are float64 arrays (``dps is None``) or lists of ``mpmath.mpf``; scalars ``float`` or
+    ``mpf``.  ``x_inf`` is in effective coordinates (length ``n``), ``x_inf_user`` in the user's.
+    ``residual`` is ``‖A x_∞ − y‖`` (the loss of the limit is ``½ residual²``); ``phi_residual``
+    is ``|φ(r_∞)|``; ``r_inf_error`` / ``x_inf_error`` are error bars (see :func:`limit_solve`).
+    ``nu`` is the dual vector of the final projection (``∇F(x_∞) − ∇F(β) = Aᵀν``).
+    """
+
+    status: Status
+    message: str
+    method: str
+    r_inf: Any
+    x_inf: Any
+    x_inf_user: Any
+    rho: Any
+    alpha_eff: Any
+    beta: Any
+    bracket: tuple
+    iterations: int
+    r_inf_error: float
+    x_inf_error: float
+    residual: float
+    phi_residual: float
+    unique_root_reason: str
+    dps: Optional[int]
+    nu: Any = None
+    wall_time: float = float("nan")
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def converged(self) -> bool:
+        return self.status is Status.CONVERGED
+
+    @property
+    def loss(self) -> float:
+        return 0.5 * float(self.residual) ** 2
+
+
+# -------------------------------------------------------------------------------------------
+class _Phi:
+    """``φ``, ``φ'`` and the projections behind them, float64 or mpmath (inside ``workdps``)."""
+
+    def __init__(self, A, y, config: FlowConfig, n: int, dps: Optional[int]):
+        self.A, self.y, self.L, self.dps = A, y, config.L, dps
+        self.nu = None
+        self.logb_last = None
+        self.cache = {}
+        self.evals = 0
+        self.last = None
+        if dps is None:
+            self.lib = np
+            self.r0 = float(config.r0)
+            self.et = float(config.eta_r) / float(config.eta_u)
+            self.logw0 = np.log(config.w0_for(n))
+        else:
+            self.lib = mpmath
+            self.r0 = mpmath.mpf(config.r0)
+            self.et = mpmath.mpf(config.eta_r) / mpmath.mpf(config.eta_u)
+            if config.u0 is None:
+                lw = mpmath.log(self.r0) - mpmath.log(n) / 2
+                self.logw0 = [lw] * n
+            else:
+                u = [mpmath.mpf(v) for v in config.u0]
+                nrm = mpmath.sqrt(mpmath.fsum(v * v for v in u))
+                self.logw0 = [mpmath.log(self.r0 * v / nrm) for v in u]
+            self.f = _DualMP(A, y, [mpmath.mpf(0)] * n, config.L)
+
+    # ρ and β -------------------------------------------------------------------------
+    def logrho(self, r):
+        lib = self.lib
+        return lib.log(self.r0 / r) + (r * r - self.r0 * self.r0) / (2 * self.et)
+
+    def dlogrho(self, r):
+        return r / self.et - 1 / r
+
+    def logbeta(self, r):
+        lr = self.logrho(r)
+        if self.dps is None:
+            return self.L * (self.logw0 - lr)
+        return [self.L * (lw - lr) for lw in self.logw0]
+
+    # one evaluation ------------------------------------------------------------------
+    def project(self, logb):
+        ref = None
+        if self.dps is None and self.nu is not None and self.logb_last is not None:
+            ref = (self.logb_last, self.nu)
+        res = bregman_projection(self.A, self.y, None, self.L, dps=self.dps, log_beta=logb, nu0=self.nu,
+                                 path_from=ref)
+        if res.status is not Status.CONVERGED and self.nu is not None:
+            res = bregman_projection(self.A, self.y, None, self.L, dps=self.dps, log_beta=logb)
+        self.evals += 1
+        if res.status is Status.CONVERGED:
+            self.nu = res.nu
+            self.logb_last = logb
+        return res
+
+    def S(self, logx):
+        q = 2.0 / self.L if self.dps is None else mpmath.mpf(2) / self.L
+        if self.dps is None:
+            return float(np.exp(q * logx).sum())
+        return mpmath.fsum(mpmath.exp(q * v) for v in logx)
+
+    def value(self, r, derivative=False):
+        """Dict with phi, (dphi), proj, logb for radius ``r`` (float64 values are cached by ``r``;
+        each projection warm-starts from the nearest radius already solved)."""
+        key = r if self.dps is None else None
+        if key is not None and key in self.cache:
+            out = self.cache[key]
+            if not derivative or "dphi" in out or out["phi"] is None:
+                self.last = out
+                self.nu, self.logb_last = out["proj"].nu, out["logb"]
+                return out
+        if self.cache:
+            near = min(self.cache, key=lambda k: abs(float(self.logrho(k)) - float(self.logrho(r))))
+            if self.cache[near]["phi"] is not None:
+                self.nu, self.logb_last = self.cache[near]["proj"].nu, self.cache[near]["logb"]
+        logb = self.logbeta(r)
+        proj = self.project(logb)
+        out = {"r": r, "proj": proj, "logb": logb}
+        if proj.status is not Status.CONVERGED:
+            out["phi"] = None
+            self.last = out
+            return out
+        out["phi"] = self.S(proj.log_x) - r * r
+        if derivative:
+            out.update(self._derivative(r, proj, logb))
+        self.last = out
+        if key is not None:
+            self.cache[key] = out
+        return out
+
+    def _derivative(self, r, proj, logb):
+        """``φ'(r)`` by implicit differentiation, and the first-order effect of the projection's
+        residual on ``S`` (``dS_proj``)."""
+        L = self.L
+        if self.dps is None:
+            A, x, logx = self.A, proj.x, proj.log_x
+            D = L * np.exp(2 * (L - 1) / L * logx)
+            H = (A * D) @ A.T
+            q = -np.exp((2 - L) / L * logb) * self.dlogrho(r)
+            nup = _solve_spd64(H, -(A @ (D * q)))
+            dth = q + A.T @ nup
+            dphi = 2 * float(x @ dth) - 2 * r
+            g = A @ x - self.y
+            dnu = _solve_spd64(H, g)
+            dS = abs(2 * float(x @ (A.T @ dnu)))
+            dxdr = D * dth
+            dx_proj = D * (A.T @ dnu)
+            return {"dphi": dphi, "dS_proj": dS, "dxdr_inf": float(np.abs(dxdr).max()),
+                    "dx_proj_inf": float(np.abs(dx_proj).max())}
+        f = self.f
+        x, logx = proj.x, proj.log_x
+        e = mpmath.mpf(2 * (L - 1)) / L
+        D = [L * mpmath.exp(e * v) for v in logx]
+        H = f.hessian(D)
+        C = _MPChol(H, mpmath.mpf(10) ** (-mpmath.mp.dps + 3))
+        e2 = mpmath.mpf(2 - L) / L
+        dl = self.dlogrho(r)
+        q = [-mpmath.exp(e2 * v) * dl for v in logb]
+        nup = C.solve([-v for v in f.Ax([d * qi for d, qi in zip(D, q)])])
+        atn = f.at(nup)
+        dth = [a + b for a, b in zip(q, atn)]
+        dphi = 2 * mpmath.fdot(x, dth) - 2 * r
+        g = [a - b for a, b in zip(f.Ax(x), f.y)]
+        dnu = C.solve(g)
+        atd = f.at(dnu)
+        dS = abs(2 * mpmath.fdot(x, atd))
+        return {"dphi": dphi, "dS_proj": dS,
+                "dxdr_inf": max(abs(d * t) for d, t in zip(D, dth)),
+                "dx_proj_inf": max(abs(d * t) for d, t in zip(D, atd))}
+
+
+# -------------------------------------------------------------------------------------------
+def _l1_lower_bound(A, y):
+    """(feasible?, certified lower bound on min{Σz : Az = y, z ≥ 0}, float value) via HiGHS."""
+    from scipy.optimize import linprog
+
+    n = A.shape[1]
+    r = linprog(np.ones(n), A_eq=A, b_eq=y, bounds=(0, None), method="highs")
+    if r.status == 2:
+        return False, None, None
+    if r.status != 0:
+        return None, None, None
+    nu = np.asarray(r.eqlin.marginals, dtype=float)
+    # dual feasibility Aᵀν ≤ 1; rescale into it and take the weak-duality bound ⟨ν, y⟩
+    m = float((A.T @ nu).max())
+    if m > 1:
+        nu = nu / m
+    lb = float(nu @ y)
+    lb -= 1e-13 * (abs(lb) + float(np.abs(nu).sum() * np.abs(y).max()))
+    return True, max(lb, 0.0), float(r.fun)
+
+
+def _interior_margin(A, y):
+    """``max{t ≤ 1 : Az = y, z ≥ t}`` (HiGHS): positive iff ``Az = y`` has a strictly positive
+    solution, the condition under which the Bregman projection is interior (all ``x_i > 0``)."""
+    from scipy.optimize import linprog
+
+    M, n = A.shape
+    # z = s + t·1 with s ≥ 0: max t  s.t.  A s + t·A1 = y,  t ≤ 1  (only M equality rows)
+    c = np.zeros(n + 1)
+    c[-1] = -1.0
+    A_eq = np.hstack([A, A.sum(axis=1, keepdims=True)])
+    r = linprog(c, A_eq=A_eq, b_eq=y, bounds=[(0, None)] * n + [(None, 1.0)], method="highs")
+    return float(-r.fun) if r.status == 0 else None
+
+
+def _uniqueness(phi: _Phi, root: float, S_lower: Optional[float], et: float, L: int) -> tuple[bool, str]:
+    """Decide (in float64) whether ``root`` is the only root of φ on (0, ∞); see the module doc."""
+    s_et = math.sqrt(et)
+    if S_lower is None:
+        return False, "not proven unique: no ℓ1 lower bound (HiGHS did not return a dual certificate)"
+    a = S_lower ** (1.0 / L)  # φ > 0 on (0, a)
+    above = root * root > et
+    head = (f"r² > η̃ at the root ({root:.6g}² > {et:.6g}): φ strictly decreasing on r > √η̃, so no other root there"
+            if above else f"the root lies in r² ≤ η̃ = {et:.6g}, where φ need not be monotone")
+    if a >= s_et:
+        if above:
+            return True, (f"{head}; and φ > 0 on (0, √η̃] since Σx^{{2/L}} ≥ (min ℓ1)^{{2/L}} ≥ {S_lower ** (2.0 / L):.6g} > η̃ "
+                          f"(MATH.md §4, §5): the root is unique")
+    saved = phi.nu
+    try:
+        for _ in range(60):
+            if a >= s_et:
+                break
+            v = phi.value(a)
+            if v["phi"] is None:
+                return False, f"not proven unique: a projection failed at r = {a:.6g}"
+            a_new = math.sqrt(v["phi"] + a * a)
+            if a_new <= a * (1 + 1e-10):
+                break
+            a = a_new
+    finally:
+        phi.nu = saved
+    if a >= s_et and above:
+        return True, (f"{head}; and φ > 0 on (0, √η̃]: S(r) is non-decreasing in r there, and the root-free "
+                      f"interval (0, a) with a_(k+1) = √S(a_k) (a_0 = (min ℓ1)^(1/L)) passes √η̃ = {s_et:.6g}: unique")
+    if not above and abs(a - root) <= 1e-8 * root:
+        # from above: φ(√η̃) < 0 excludes roots in r > √η̃ (φ decreasing there); on (0, √η̃], S(r) ≤ S(b)
+        # for r ≤ b, so φ < 0 on (√S(b), b]: b_(k+1) = √S(b_k) pushes the root-free interval down
+        b = s_et
+        saved = phi.nu
+        try:
+            vb = phi.value(b)
+            if vb["phi"] is not None and vb["phi"] < 0:
+                for _ in range(200):
+                    b_new = math.sqrt(max(vb["phi"] + b * b, 0.0))
+                    if b_new >= b * (1 - 1e-13):
+                        break
+                    b = b_new
+                    vb = phi.value(b)
+                    if vb["phi"] is None:
+                        break
+            else:
+                b = math.inf
+        finally:
+            phi.nu = saved
+        if b - a <= 1e-8 * root:
+            return True, (f"{head}, but root-free intervals from below (a_(k+1) = √S(a_k), S non-decreasing on "
+                          f"(0, √η̃]) and from above (b_(k+1) = √S(b_k) from b_0 = √η̃, where φ < 0, φ decreasing "
+                          f"beyond) close on [{a:.12g}, {b:.12g}]: unique up to float64 resolution")
+        return False, (f"not proven unique: {head}; no root below {a:.6g} (the smallest root), but other roots in "
+                       f"(r, {min(b, s_et):.6g}] are not excluded; a short integration would decide which root the "
+                       f"flow picks")
+    return False, (f"not proven unique: {head}; φ may vanish near r ≈ {a:.6g} < √η̃ = {s_et:.6g} as well; a short "
+                   f"integration of the flow would be needed to tell which root it picks")
+
+
+# -------------------------------------------------------------------------------------------
+def limit_solve(problem, config: FlowConfig, *, dps: Optional[int] = None, bracket=None,
+                tol: Optional[float] = None, max_iter: int = 100) -> LimitResult:
+    """The limit of the flow ``config`` on ``problem`` (MATH.md §4), at float64 or ``dps`` digits.
+
+    ``bracket``: an optional ``(lo, hi)`` with ``φ(lo) > 0 > φ(hi)`` (otherwise found by geometric
+    expansion from ``r₀``).  ``tol``: relative accuracy asked of ``r_∞`` (default
+    ``tol(dps, K_SOLVE)``).  Error bars: ``r_inf_error = |last Newton step| + (|φ| + |δS|)/|φ'|``
+    with ``δS`` the first-order effect of the last projection's residual on ``Σ x^{2/L}``;
+    ``x_inf_error = ‖dx/dr‖_∞ r_inf_error + ‖δx_proj‖_∞``.
+    """
+    from numerics.bregman import _single_thread_blas
+
+    with _single_thread_blas():
+        return _limit_solve(problem, config, dps=dps, bracket=bracket, tol=tol, max_iter=max_iter)
+
+
+def _limit_solve(problem, config, *, dps, bracket, tol, max_iter):
+    t_start = time.perf_counter()
+    if not isinstance(config, FlowConfig):
+        raise ValueError("config must be a numerics.config.FlowConfig")
+    if dps is not None:
+        dps = check_dps(dps)
+    if bracket is not None:
+        try:
+            lo_b, hi_b = (float(bracket[0]), float(bracket[1]))
+        except (TypeError, ValueError, IndexError):
+            raise ValueError("bracket must be a pair (lo, hi) of radii with 0 < lo < hi") from None
+        if not (0 < lo_b < hi_b and math.isfinite(hi_b)):
+            raise ValueError("bracket must be a pair (lo, hi) of radii with 0 < lo < hi")
+    A = np.asarray(problem.A_eff, dtype=float)
+    y = np.asarray(problem.y, dtype=float)
+    n = A.shape[1]
+    L = config.L
+    digits = DPS_FLOAT64 if dps is None else dps
+    rtol = _tol(digits, K_SOLVE) if tol is None else float(tol)
+    et = config.eta_tilde
+
+    def fail(status, message, **kw):
+        base = dict(status=status, message=message, method=kw.pop("method", "root of phi"), r_inf=None, x_inf=None,
+                    x_inf_user=None, rho=None, alpha_eff=None, beta=None, bracket=kw.pop("bracket", (None, None)),
+                    iterations=kw.pop("iterations", 0), r_inf_error=math.inf, x_inf_error=math.inf,
+                    residual=math.inf, phi_residual=math.inf, unique_root_reason="no root", dps=dps,
+                    wall_time=time.perf_counter() - t_start)
+        base.update(kw)
+        return LimitResult(**base)
+
+    feasible, S_lower, l1_value = _l1_lower_bound(A, y)
+    if feasible is False:
+        return fail(Status.INCONSISTENT, "Az = y has no nonnegative solution (HiGHS: infeasible), so the flow has no "
+                    "zero-loss limit; for sign-indefinite data use the signed model")
+
+    margin = _interior_margin(A, y)
+    boundary = margin is not None and margin <= _tol(DPS_FLOAT64, K_SOLVE) * max(1.0, float(np.abs(y).max()))
+    result = _limit_inner(problem, config, A, y, n, L, dps, bracket, lo_b if bracket is not None else None,
+                          hi_b if bracket is not None else None, rtol, et, S_lower, l1_value, t_start, fail, max_iter)
+    if boundary and result.status in (Status.CONVERGED, Status.NOT_CONVERGED):
+        from dataclasses import replace
+
+        result = replace(result, status=Status.NOT_CONVERGED, message=(
+            f"Az = y has no strictly positive solution (interior margin {margin:.2g}): the limit lies on the boundary "
+            "(some x_i → 0), where the dual Newton only approaches it; r_∞ and x_∞ are approximate, with errors "
+            "of order ‖Ax − y‖^(2/L) not covered by the error bars. " + result.message),
+            extras={**result.extras, "interior_margin": margin})
+    return result
+
+
+def _limit_inner(problem, config, A, y, n, L, dps, bracket, lo_b, hi_b, rtol, et, S_lower, l1_value, t_start, fail,
+                 max_iter):
+    if config.rates in ("plain", "r2"):
+        return _projection_limit(problem, config, A, y, dps, t_start, fail)
+
+    # ---- float64 root --------------------------------------------------------------
+    phi64 = _Phi(A, y, config, n, None)
+    r0 = float(config.r0)
+
+    def phival(r):
+        v = phi64.value(r)
+        if v["phi"] is None:
+            raise _ProjectionFailure(r, v["proj"])
+        return v["phi"]
+
+    def phival_toward(r_from, r_to):
+        """φ at r_to; if that projection fails (β far beyond float64's reach), halve the way back
+        toward r_from (already solved).  Returns (r, φ(r))."""
+        for _ in range(40):
+            try:
+                return r_to, phival(r_to)
+            except _ProjectionFailure:
+                r_to = (r_from + r_to) / 2
+        return r_to, phival(r_to)
+
+    try:
+        if bracket is not None:
+            lo, hi = lo_b, hi_b
+            flo, fhi = phival(lo), phival(hi)
+            if not (flo > 0 > fhi):
+                return fail(Status.FAILED, f"the given bracket ({lo:g}, {hi:g}) does not bracket a root: "
+                            f"φ(lo) = {flo:.3g}, φ(hi) = {fhi:.3g} (need φ(lo) > 0 > φ(hi)); omit bracket to search")
+        else:
+            f0 = phival(r0)
+            lo = hi = r0
+            flo = fhi = f0
+            k = 0
+            # geometric expansion by at most a factor 2, shortened to just past the Newton
+            # prediction when φ' points there (ρ grows like exp(r²/2η̃): far radii mean projections
+            # of β many orders of magnitude away, expensive and useless for the bracket)
+            if f0 > 0:
+                while fhi > 0 and k < _MAX_EXPAND:
+                    lo, flo = hi, fhi
+                    hi = min(_EXPAND * lo, _newton_guess(phi64, lo, overshoot=1.05) or math.inf)
+                    hi, fhi = phival_toward(lo, hi)
+                    k += 1
+            elif f0 < 0:
+                while flo < 0 and k < _MAX_EXPAND:
+                    hi, fhi = lo, flo
+                    lo = max(hi / _EXPAND, _newton_guess(phi64, hi, overshoot=1.05) or 0.0)
+                    lo, flo = phival_toward(hi, lo)
+                    k += 1
+            if not (flo >= 0 >= fhi):
+                return fail(Status.FAILED, f"no sign change of φ found between {lo:.3g} and {hi:.3g} after {k} "
+                            "expansions; pass bracket=(lo, hi)")
+        from scipy.optimize import brentq
+
+        if flo == 0:
+            root = lo
+        elif fhi == 0:
+            root = hi
+        else:
+            root, rinfo = brentq(phival, lo, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=200,
+                                 full_output=True, disp=False)
+            if not rinfo.converged:
+                return fail(Status.NOT_CONVERGED, f"Brent's method did not converge on ({lo:g}, {hi:g}): {rinfo.flag}",
+                            bracket=(lo, hi))
+        # Newton polish in float64
+        v = phi64.value(root, derivative=True)
+        step = 0.0
+        for _ in range(3):
+            if v["phi"] is None or v["dphi"] == 0:
+                break
+            step = -v["phi"] / v["dphi"]
+            cand = root + step
+            if not (lo <= cand <= hi):
+                break
+            w = phi64.value(cand, derivative=True)
+            if w["phi"] is None or abs(w["phi"]) > abs(v["phi"]):
+                phi64.value(root, derivative=True)
+                break
+            root, v = cand, w
+            if abs(step) <= 4 * np.finfo(float).eps * root:
+                break
+    except _ProjectionFailure as exc:
+        return fail(exc.proj.status if exc.proj.status is Status.INCONSISTENT else Status.FAILED,
+                    f"the Bregman projection failed at r = {exc.r:.6g}: {exc.proj.message}")
+    if v["phi"] is None:
+        return fail(Status.FAILED, f"the Bregman projection failed at the root: {v['proj'].message}")
+
+    unique, reason = _uniqueness(phi64, root, S_lower, et, L)
+    phi64.value(root, derivative=True)  # restore state at the root
+    v = phi64.last
+    iterations = phi64.evals
+
+    if dps is None:
+        return _assemble(problem, config, phi64, v, root, abs(step), (lo, hi), iterations, reason, unique,
+                         None, rtol, t_start, {"l1_lower_bound": S_lower, "l1_min": l1_value})
+
+    # ---- mpmath Newton from the float64 root ---------------------------------------
+    with workdps(dps):
+        phimp = _Phi(A, y, config, n, dps)
+        phimp.nu = [mpmath.mpf(float(t)) for t in phi64.nu]
+        r = mpmath.mpf(root)
+        lo_m, hi_m = mpmath.mpf(lo), mpmath.mpf(hi)
+        step = mpmath.mpf(0)
+        status = Status.NOT_CONVERGED
+        w = None
+        for it in range(max_iter):
+            w = phimp.value(r, derivative=True)
+            if w["phi"] is None:
+                return fail(Status.FAILED, f"the mp Bregman projection failed at r = {mpmath.nstr(r, 15)}: "
+                            f"{w['proj'].message}", bracket=(lo, hi))
+            if w["phi"] > 0:
+                lo_m = max(lo_m, r)
+            elif w["phi"] < 0:
+                hi_m = min(hi_m, r)
+            if w["phi"] == 0:
+                step = mpmath.mpf(0)  # an exact zero of φ at the working precision
+                status = Status.CONVERGED
+                break
+            if w["dphi"] == 0:
+                break
+            step = -w["phi"] / w["dphi"]
+            # converged when the Newton step is below the asked accuracy (it may even be below the
+            # working resolution, so test before the bracket safeguard)
+            if abs(step) <= rtol * abs(r) * mpmath.mpf(10) ** (-K_SOLVE) and abs(w["phi"]) <= _tol(dps, K_SOLVE) * r * r:
+                status = Status.CONVERGED
+                break
+            cand = r + step
+            if not (lo_m < cand < hi_m):
+                cand = (lo_m + hi_m) / 2  # safeguard: bisect
+                step = cand - r
+            r = cand
+        else:
+            it = max_iter
+        if status is not Status.CONVERGED:
+            return fail(Status.NOT_CONVERGED, f"mp Newton on φ did not converge in {max_iter} steps "
+                        f"(last step {mpmath.nstr(step, 3)}); try a larger max_iter", bracket=(lo, hi))
+        return _assemble(problem, config, phimp, w, r, abs(step), (lo, hi), iterations + phimp.evals, reason,
+                         unique, dps, rtol, t_start, {"l1_lower_bound": S_lower, "l1_min": l1_value,
+                                                       "float64_root": root})
+
+
+def _newton_guess(phi: _Phi, r, overshoot):
+    """``r − overshoot·φ(r)/φ'(r)`` from the state at ``r`` (None when φ' does not point to a root)."""
+    v = phi.value(r, derivative=True)
+    if v["phi"] is None or not v["dphi"] < 0:
+        return None
+    step = -overshoot * v["phi"] / v["dphi"]
+    return r + step if r + step > 0 else None
+
+
+class _ProjectionFailure(Exception):
+    def __init__(self, r, proj):
+        super().__init__(proj.message)
+        self.r, self.proj = r, proj
+
+
+def _assemble(problem, config, phi: _Phi, v, root, last_step, bracket, iterations, reason, unique, dps, rtol,
+              t_start, extras):
+    proj = v["proj"]
+    lib = phi.lib
+    logrho = phi.logrho(root)
+    rho = lib.exp(logrho)
+    n = problem.n
+    if config.u0 is None:
+        alpha_eff = phi.r0 / (lib.sqrt(n) * rho)
+    else:
+        alpha_eff = None
+    if dps is None:
+        beta = np.exp(v["logb"])
+        resid = float(np.linalg.norm(phi.A @ proj.x - phi.y))
+    else:
+        beta = [mpmath.exp(t) for t in v["logb"]]
+        resid = float(mpmath.norm([a - b for a, b in zip(phi.f.Ax(proj.x), phi.f.y)]))
+    dphi = abs(v["dphi"])
+    # Newton step + residual φ and the projection's first-order effect on S, over |φ'|; the
+    # rounding of the n-term sum S = Σ x^{2/L} (n·eps·(S + r²)/|φ'|); the precision of r itself
+    eps = np.finfo(float).eps if dps is None else 10.0 ** (-(dps + GUARD_DIGITS))
+    S_val = float(abs(v["phi"] + root * root))
+    r_err = (float(last_step) + float((abs(v["phi"]) + v["dS_proj"]) / dphi)
+             + n * eps * (S_val + float(root) ** 2) / float(dphi)
+             + float(abs(root)) * 10.0 ** (-(DPS_FLOAT64 if dps is None else dps)))
+    x_err = float(v["dxdr_inf"]) * r_err + float(v["dx_proj_inf"])
+    ok = r_err <= rtol * float(abs(root))
+    status = Status.CONVERGED if ok else Status.NOT_CONVERGED
+    mag = ""
+    if float(rho) < 1:
+        mag = f"; note ρ = {float(rho):.4g} < 1 (r_∞ < r₀ or r_∞² ≈ η̃): no magnification"
+    msg = (f"{'converged' if ok else 'not converged'}: r_∞ = {mpmath.nstr(mpmath.mpf(root), 17)} ± {r_err:.2g}, "
+           f"‖Ax − y‖ = {resid:.3g}, |φ| = {float(abs(v['phi'])):.3g} after {iterations} projections"
+           f"{'' if unique else ' (root not proven unique, see unique_root_reason)'}{mag}")
+    if dps is not None:
+        r_out, x_out = root, list(proj.x)
+    else:
+        r_out, x_out = float(root), proj.x
+    extras = dict(extras)
+    extras["dphi_dr"] = float(v["dphi"])
+    extras["unique"] = unique
+    return LimitResult(status=status, message=msg, method="root of phi", r_inf=r_out, x_inf=x_out,
+                       x_inf_user=problem.to_user(x_out), rho=rho, alpha_eff=alpha_eff, beta=beta,
+                       bracket=(float(bracket[0]), float(bracket[1])), iterations=iterations, r_inf_error=r_err,
+                       x_inf_error=x_err, residual=resid, phi_residual=float(abs(v["phi"])),
+                       unique_root_reason=reason, dps=dps, nu=proj.nu, wall_time=time.perf_counter() - t_start,
+                       extras=extras)
+
+
+def _projection_limit(problem, config, A, y, dps, t_start, fail):
+    """Rates ``plain`` / ``r2``: ``ρ = 1`` and ``x_∞`` is the projection of ``w₀^L``."""
+    n = A.shape[1]
+    L = config.L
+    if dps is None:
+        logb = L * np.log(config.w0_for(n))
+        proj = bregman_projection(A, y, None, L, log_beta=logb)
+    else:
+        with workdps(dps):
+            ph = _Phi(A, y, config, n, dps)
+            logb = [L * t for t in ph.logw0]
+        proj = bregman_projection(A, y, None, L, dps=dps, log_beta=logb)
+    if proj.status is not Status.CONVERGED:
+        return fail(proj.status, f"the Bregman projection of w₀^L failed: {proj.message}", method="projection")
+    if dps is None:
+        r = float(math.sqrt(np.exp(2.0 / L * proj.log_x).sum()))
+        beta = np.exp(logb)
+        x = proj.x
+        rho, alpha = 1.0, (float(config.r0) / math.sqrt(n) if config.u0 is None else None)
+        resid = float(np.linalg.norm(A @ x - y))
+    else:
+        with workdps(dps):
+            q = mpmath.mpf(2) / L
+            r = mpmath.sqrt(mpmath.fsum(mpmath.exp(q * t) for t in proj.log_x))
+            beta = [mpmath.exp(t) for t in logb]
+            x = list(proj.x)
+            rho = mpmath.mpf(1)
+            alpha = mpmath.mpf(config.r0) / mpmath.sqrt(n) if config.u0 is None else None
+        resid = proj.residual
+    err = 10.0 ** (-(DPS_FLOAT64 if dps is None else dps) + K_ROUNDOFF)
+    return LimitResult(status=Status.CONVERGED,
+                       message=f"rates {config.rates!r}: ρ = 1, x_∞ is the Bregman projection of w₀^L "
+                               f"(‖Ax − y‖ = {resid:.3g}); r_∞ = ‖x_∞^(1/L)‖",
+                       method="projection", r_inf=r, x_inf=x, x_inf_user=problem.to_user(x), rho=rho,
+                       alpha_eff=alpha, beta=beta, bracket=(None, None), iterations=proj.iterations,
+                       r_inf_error=err * float(r) + float(proj.residual), x_inf_error=float(proj.residual),
+                       residual=resid, phi_residual=0.0,
+                       unique_root_reason="no root-finding: ρ = 1 for these rates, the limit is one projection "
+                                          "(unique: strictly convex program)",
+                       dps=dps, nu=proj.nu, wall_time=time.perf_counter() - t_start)
