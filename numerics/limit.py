@@ -206,8 +206,14 @@ class _Phi:
             dS = abs(2 * float(x @ (A.T @ dnu)))
             dxdr = D * dth
             dx_proj = D * (A.T @ dnu)
+            # rounding of θ = ∇F(β) + Aᵀν, which cancels when |∇F(β)| ≫ |∇F(x)| (tiny β at L > 2):
+            # δθ_i ≈ eps (|∇F(β_i)| + |∇F(x_i)|) moves x_i by D_i δθ_i and S by 2 Σ x_i δθ_i
+            # (log β carries an absolute error eps·|log β|, which ∇F(β) = log_L(β^{1/L}) scales by (L−2)/L)
+            amp = 1 + abs(2 - L) / L * np.abs(logb)
+            dth_round = np.finfo(float).eps * (amp * np.abs(self._theta(logb)) + np.abs(self._theta(logx)))
             return {"dphi": dphi, "dS_proj": dS, "dxdr_inf": float(np.abs(dxdr).max()),
-                    "dx_proj_inf": float(np.abs(dx_proj).max())}
+                    "dx_proj_inf": float(np.abs(dx_proj).max()),
+                    "dS_round": 2 * float(x @ dth_round), "dx_round_inf": float(np.abs(D * dth_round).max())}
         f = self.f
         x, logx = proj.x, proj.log_x
         e = mpmath.mpf(2 * (L - 1)) / L
@@ -225,9 +231,27 @@ class _Phi:
         dnu = C.solve(g)
         atd = f.at(dnu)
         dS = abs(2 * mpmath.fdot(x, atd))
+        eps = mpmath.eps
+        amp = [1 + abs(e2) * abs(v) for v in logb]
+        dth_round = [eps * (m * abs(a) + abs(b)) for m, a, b in zip(amp, self._theta(logb), self._theta(logx))]
         return {"dphi": dphi, "dS_proj": dS,
                 "dxdr_inf": max(abs(d * t) for d, t in zip(D, dth)),
-                "dx_proj_inf": max(abs(d * t) for d, t in zip(D, atd))}
+                "dx_proj_inf": max(abs(d * t) for d, t in zip(D, atd)),
+                "dS_round": 2 * mpmath.fdot(x, dth_round),
+                "dx_round_inf": max(d * t for d, t in zip(D, dth_round))}
+
+    def _theta(self, logv):
+        """``∇F(v) = log_L(v^{1/L})`` from ``log v`` (no under/overflow of ``v`` itself)."""
+        L = self.L
+        if self.dps is None:
+            logv = np.asarray(logv, dtype=float)
+            if L == 2:
+                return 0.5 * logv
+            return np.expm1((2 - L) / L * logv) / (2 - L)
+        if L == 2:
+            return [v / 2 for v in logv]
+        e2 = mpmath.mpf(2 - L) / L
+        return [mpmath.expm1(e2 * v) / (2 - L) for v in logv]
 
 
 # -------------------------------------------------------------------------------------------
@@ -333,9 +357,10 @@ def limit_solve(problem, config: FlowConfig, *, dps: Optional[int] = None, brack
 
     ``bracket``: an optional ``(lo, hi)`` with ``φ(lo) > 0 > φ(hi)`` (otherwise found by geometric
     expansion from ``r₀``).  ``tol``: relative accuracy asked of ``r_∞`` (default
-    ``tol(dps, K_SOLVE)``).  Error bars: ``r_inf_error = |last Newton step| + (|φ| + |δS|)/|φ'|``
-    with ``δS`` the first-order effect of the last projection's residual on ``Σ x^{2/L}``;
-    ``x_inf_error = ‖dx/dr‖_∞ r_inf_error + ‖δx_proj‖_∞``.
+    ``tol(dps, K_SOLVE)``).  Error bars: ``r_inf_error = |last Newton step| + (|φ| + |δS|)/|φ'|`` 
+    with ``δS`` the first-order effect on ``Σ x^{2/L}`` of the last projection's residual and of the
+    rounding of ``θ = ∇F(β) + Aᵀν`` (which cancels digits when ``|∇F(β)|`` is large, e.g. tiny ``β``
+    at ``L > 2``); ``x_inf_error = ‖dx/dr‖_∞ r_inf_error + ‖δx_proj‖_∞ + ‖δx_round‖_∞``.
     """
     from numerics.bregman import _single_thread_blas
 
@@ -574,10 +599,10 @@ def _assemble(problem, config, phi: _Phi, v, root, last_step, bracket, iteration
     # rounding of the n-term sum S = Σ x^{2/L} (n·eps·(S + r²)/|φ'|); the precision of r itself
     eps = np.finfo(float).eps if dps is None else 10.0 ** (-(dps + GUARD_DIGITS))
     S_val = float(abs(v["phi"] + root * root))
-    r_err = (float(last_step) + float((abs(v["phi"]) + v["dS_proj"]) / dphi)
+    r_err = (float(last_step) + float((abs(v["phi"]) + v["dS_proj"] + v["dS_round"]) / dphi)
              + n * eps * (S_val + float(root) ** 2) / float(dphi)
              + float(abs(root)) * 10.0 ** (-(DPS_FLOAT64 if dps is None else dps)))
-    x_err = float(v["dxdr_inf"]) * r_err + float(v["dx_proj_inf"])
+    x_err = float(v["dxdr_inf"]) * r_err + float(v["dx_proj_inf"]) + float(v["dx_round_inf"])
     ok = r_err <= rtol * float(abs(root))
     status = Status.CONVERGED if ok else Status.NOT_CONVERGED
     mag = ""
