@@ -211,6 +211,20 @@ class _Phi:
             # (log β carries an absolute error eps·|log β|, which ∇F(β) = log_L(β^{1/L}) scales by (L−2)/L)
             amp = 1 + abs(2 - L) / L * np.abs(logb)
             dth_round = np.finfo(float).eps * (amp * np.abs(self._theta(logb)) + np.abs(self._theta(logx)))
+            # the residual g is itself only known to rounding, in an unknown direction: bound the
+            # effect of any δg with |δg_j| ≤ max(‖g‖_∞, eps (|A||x| + |y|)_j) through H⁻¹ (ill-conditioned
+            # when x has tiny entries, whose errors the residual alone does not reveal)
+            dg = np.maximum(np.abs(g).max(), np.finfo(float).eps * (np.abs(A) @ np.abs(x) + np.abs(self.y)))
+            # With B = D^{1/2} Aᵀ (so H = BᵀB): δS = 2 xᵀAᵀH⁻¹δg = 2 (B⁺ x^{1/L}/√L)ᵀ δg and
+            # δx_i = D_i^{1/2} (B⁺ᵀ δg)_i, through the SVD of B (stable where H's Cholesky is not)
+            sqrtD = math.sqrt(L) * np.exp((1 - 1 / L) * logx)
+            pinvB = _pinv_full(sqrtD[:, None] * A.T)
+            if pinvB is None:
+                dS, dx_proj = math.inf, np.full_like(x, math.inf)
+            else:
+                v = pinvB @ (np.exp(logx / L) / math.sqrt(L))
+                dS = max(dS, 2 * float(np.abs(v) @ dg))
+                dx_proj = np.maximum(np.abs(dx_proj), sqrtD * (np.abs(pinvB.T) @ dg))
             return {"dphi": dphi, "dS_proj": dS, "dxdr_inf": float(np.abs(dxdr).max()),
                     "dx_proj_inf": float(np.abs(dx_proj).max()),
                     "dS_round": 2 * float(x @ dth_round), "dx_round_inf": float(np.abs(D * dth_round).max())}
@@ -252,6 +266,18 @@ class _Phi:
             return [v / 2 for v in logv]
         e2 = mpmath.mpf(2 - L) / L
         return [mpmath.expm1(e2 * v) / (2 - L) for v in logv]
+
+
+def _pinv_full(B):
+    """The pseudo-inverse of ``B`` with *no* singular value cut (``None`` if one is zero): a tiny
+    singular value is a direction the residual barely constrains, and the error bound must see it."""
+    try:
+        U, sv, Vt = np.linalg.svd(B, full_matrices=False)
+    except np.linalg.LinAlgError:
+        return None
+    if not sv.size or sv.min() <= 0 or not np.all(np.isfinite(sv)):
+        return None
+    return (Vt.T / sv) @ U.T
 
 
 # -------------------------------------------------------------------------------------------

@@ -30,13 +30,23 @@ off-support ``u_i`` are tiny and the invariant takes their logarithm).  The negl
 requested checkpoints.  Arithmetic is ``gmpy2.mpfr`` at the precision of
 ``numerics.precision.workdps(dps)`` (``dps`` + guard digits) for speed; results are ``mpf``.
 
-Mixed precision (``mixed=True``, the default): the orders ``j >= k0`` (about the last third)
-contribute less than ``10^(FLOAT_DIGITS−1)·ε`` each to a step, so they are computed in float64
-on time-scaled coefficients (unit ``H`` ≈ the radius of convergence), which is several times
-cheaper than mpfr.  Each step checks a posteriori that the float tail's actual contribution
-times ``10^-FLOAT_DIGITS`` is below ``ε/10`` and otherwise recomputes the jet in mpfr
-(``extras["float_tail_rejected"]``); states with components outside ``[1e-60, 1e60]`` never
-use the tail.  ``mixed=False`` keeps every order in mpfr.
+Mixed precision (``mixed=True``, the default): the high orders contribute so little to a
+step that they are computed in float64 on time-scaled coefficients (unit ``H``: the previous
+step, so ``|c_j| H^j`` stays below ``|c_0|``).  The first step starts the float tail at the
+a-priori order ``k0 = float_switch_order`` (about the last third); every later step starts it
+where the previous step's own contributions ``ν_j h^j`` fell below
+``ε·10^(FLOAT_DIGITS−1−ADAPTIVE_MARGIN_DIGITS)`` (on the WN flows they fall far faster than
+the a-priori ``ε^{j/p}``: order ~13 instead of 35 on the N=20, dps=38 anchor).  Each step
+checks a posteriori that the float tail's actual contribution times ``10^-FLOAT_DIGITS`` is
+below ``ε/10`` and otherwise recomputes the jet in mpfr (``extras["float_tail_rejected"]``);
+states with components outside ``[1e-60, 1e60]`` never use the tail.  ``mixed=False`` keeps
+every order in mpfr.
+
+Speed: the per-coordinate series are ``(p+1, n)`` numpy arrays (object arrays of ``mpfr``,
+then float64 in the tail), so one order's Cauchy products for all coordinates are a single
+``einsum``; the products with ``A`` and ``Aᵀ`` (float64 data, so exact integers times a power
+of two) run in exact ``mpz`` fixed point with one rounding per result (:class:`_IntMatrix`);
+the invariant's kernel projection runs in gmpy2 (:class:`_KernelResidual`).
 """
 
 from __future__ import annotations
@@ -122,6 +132,11 @@ def _conv_f(a, b, sum=sum, mul=mul, reversed=reversed):
     return sum(map(mul, a, reversed(b)))
 
 
+def _sum_f(x, sum=sum):
+    """Sum of a float64 array (Python floats: ~5x faster than iterating numpy scalars)."""
+    return sum(x.tolist())
+
+
 def _sq_f(a, sum=sum, mul=mul):
     """:func:`_sq` for float lists."""
     k = len(a) - 1
@@ -151,24 +166,120 @@ def float_switch_order(dps: int, order: int) -> int:
     return k0 if 2 <= k0 < order else order  # low dps: float64 would carry it all; keep mpfr
 
 
+ADAPTIVE_MARGIN_DIGITS = 1
+"""The next step's float tail starts where this step's contributions are below
+``ε·10^(FLOAT_DIGITS−1−ADAPTIVE_MARGIN_DIGITS)``: one digit of room for the step to change."""
+
+
+def _rel_norms(series):
+    """``ν_j = max_i |c_ij| / |c_i0|`` for ``j = 0..p`` (object array of mpfr; ``None`` if some ``c_i0 = 0``)."""
+    p1 = len(series[0])
+    C = np.empty((len(series), p1), dtype=object)
+    for i, s in enumerate(series):
+        C[i] = s if isinstance(s, np.ndarray) else _obj_array(s, p1)
+    c0 = np.abs(C[:, 0])
+    if any(v == 0 for v in c0):
+        return None
+    return (np.abs(C) / c0[:, None]).max(axis=0)
+
+
+def _adaptive_switch(nu, h, k0_max, eps):
+    """First float order for the next step, from this step's jet and step ``h``.
+
+    The a-priori :func:`float_switch_order` assumes coefficient ``j`` contributes
+    ``ε^{j/p}``; on the WN flows the relative contributions ``ν_j h^j`` usually fall far
+    faster at low orders (and then flatten at a tiny level set by a nearby singularity of
+    small residue), so the float tail can start much earlier.  Returns one more than the
+    smallest ``k`` with ``ν_j h^j ≤ ε·10^(FLOAT_DIGITS−1−ADAPTIVE_MARGIN_DIGITS)`` for every
+    ``j ≥ k``, clipped to ``[2, k0_max]``.  The a-posteriori check in :func:`integrate_mp`
+    still guards each step (and recomputes in mpfr when the tail would show).
+    """
+    if nu is None:
+        return k0_max
+    p = len(nu) - 1
+    bound = eps * 10.0 ** (FLOAT_DIGITS - 1 - ADAPTIVE_MARGIN_DIGITS)
+    k = p + 1
+    hj = h ** p
+    for j in range(p, 1, -1):
+        if not gmpy2.is_finite(nu[j]) or nu[j] * hj > bound:
+            break
+        k = j
+        hj = hj / h
+    return max(2, min(k0_max, k + 1))
+
+
 _FLOAT_RANGE = 1e-60  # float tail only if every |state component| lies in [1e-60, 1e60]
+
+
+_ZERO = mpfr(0)
+"""``_ZERO + x`` converts a float or mpz to mpfr at the context precision ~10x faster than
+``mpfr(x)`` (exact for floats; one correct rounding for integers)."""
+
+
+def _obj_array(seq, count):
+    """Object array from an iterable of ``count`` numbers (``np.array(list)`` inspects every
+    element for the sequence protocol and costs ~15x more)."""
+    return np.fromiter(seq, dtype=object, count=count)
+
+
+def _cc(X, Y, k, _es=np.einsum):
+    """Column-wise last Cauchy coefficient ``Σ_j X[j] Y[k−j]`` of two ``(p+1, n)`` arrays."""
+    return _es("ij,ij->j", X[:k + 1], Y[k::-1])
+
+
+def _csq(X, k, _es=np.einsum):
+    """Column-wise last coefficient of ``X ⊛ X`` (symmetric: half the products)."""
+    h = (k + 1) // 2
+    if k % 2 == 0:
+        c = X[k // 2]
+        s = c * c
+        if h:
+            s = s + 2 * _es("ij,ij->j", X[:h], X[k:k - h:-1])
+        return s
+    return 2 * _es("ij,ij->j", X[:h], X[k:k - h:-1])
+
+
+def _sdot(s, X, k):
+    """``Σ_j s[k−j] X[j]`` for a scalar series ``s`` (list) and a ``(p+1, m)`` array ``X``."""
+    if X.dtype == object:
+        return np.dot(_obj_array(s[k::-1], k + 1), X[:k + 1])
+    return np.dot(np.array(s[k::-1], dtype=float), X[:k + 1])
+
+
+def _arr_to_float(X, rows, H, Hf, fast):
+    """First ``rows`` rows of the object array ``X`` scaled by ``H^j`` as a float64 array ``(p+1, m)``."""
+    F = np.zeros(X.shape, dtype=float)
+    if rows:
+        if fast:
+            F[:rows] = X[:rows].astype(float) * (Hf ** np.arange(rows, dtype=float))[:, None]
+        else:
+            hp = [mpfr(1)]
+            for _ in range(rows - 1):
+                hp.append(hp[-1] * H)
+            F[:rows] = (X[:rows] * np.array(hp, dtype=object)[:, None]).astype(float)
+    return F
 
 
 class _Tail:
     """Switch of a jet to scaled float64 coefficients (time unit ``H``)."""
 
     @staticmethod
-    def scale(state_series, k0):
-        """``H`` ~ the radius of convergence from coefficient ``k0`` (relative), or None when unsafe."""
+    def scale(state_series, k0, hint=None):
+        """The time unit ``H``, or None when unsafe: ``hint`` (the previous step, so that the
+        scaled coefficients ``c_j H^j`` stay below ``|c_0|``), else ~ the radius of convergence
+        from coefficient ``k0`` (relative)."""
         nu = 0
         for s in state_series:
             s0 = abs(s[0])
             if not (_FLOAT_RANGE <= s0 <= 1 / _FLOAT_RANGE):
                 return None
             nu = max(nu, abs(s[k0]) / s0)
-        if nu == 0:
+        if hint is not None and 0 < hint < math.inf:
+            lh = math.log(hint)
+        elif nu == 0:
             return None
-        lh = -float(gmpy2.log(nu)) / k0
+        else:
+            lh = -float(gmpy2.log(nu)) / k0
         if not (-600 < lh < 600):
             return None
         return mpfr(math.exp(lh))
@@ -204,15 +315,89 @@ class _Tail:
             hp = [Hf ** -j for j in range(p + 1)]
             for sv, s in zip(saved, state_series):
                 k0 = len(sv)
-                out.append(sv + [mpfr(s[j] * hp[j]) for j in range(k0, p + 1)])
+                out.append(sv + [_ZERO + s[j] * hp[j] for j in range(k0, p + 1)])
             return out
         hp = [mpfr(1)]
         for _ in range(p):
             hp.append(hp[-1] / H)
         for sv, s in zip(saved, state_series):
             k0 = len(sv)
-            out.append(sv + [mpfr(s[j]) * hp[j] for j in range(k0, p + 1)])
+            out.append(sv + [(_ZERO + s[j]) * hp[j] for j in range(k0, p + 1)])
         return out
+
+    @staticmethod
+    def unscale_array(saved, F, H):
+        """``(p+1, n)`` object array: the saved mpfr rows ``0..k0``, then float rows ``/ H^j``."""
+        p1 = F.shape[0]
+        k1 = saved.shape[0]
+        out = np.empty(F.shape, dtype=object)
+        out[:k1] = saved
+        if k1 < p1:
+            Hf = float(H)
+            if abs(math.log10(Hf)) * p1 < 200:
+                hp = Hf ** -np.arange(k1, p1, dtype=float)
+                vals = (F[k1:] * hp[:, None]).ravel().tolist()  # Python floats convert fastest
+                out[k1:] = _obj_array((_ZERO + v for v in vals), len(vals)).reshape(p1 - k1, F.shape[1])
+            else:
+                hp = [mpfr(1) / H ** k1]
+                for _ in range(k1 + 1, p1):
+                    hp.append(hp[-1] / H)
+                fl = F[k1:].ravel().tolist()
+                vals = _obj_array((_ZERO + v for v in fl), len(fl)).reshape(p1 - k1, F.shape[1])
+                out[k1:] = vals * np.array(hp, dtype=object)[:, None]
+        return out
+
+
+_MPZ_U = np.frompyfunc(gmpy2.mpz, 1, 1)
+_ONE = mpfr(1)
+_FIX_MAX_SPAN_BITS = 4096
+"""Vectors whose entries span more binades than this use mpfr products (``fsum``) instead."""
+
+
+class _IntMatrix:
+    """A float64 matrix held as exact integers (``A = Z · 2^-e``) for products with mpfr vectors.
+
+    ``v`` is written exactly as integers times ``2^-s`` (``s`` from its smallest nonzero
+    entry), the integer products and sums are exact, and each result is rounded once to
+    ``mpfr``: the correctly rounded ``A v`` (more accurate than ``fsum`` of rounded products)
+    and several times cheaper, as ``mpz`` arithmetic on object arrays costs a fraction of
+    ``mpfr``'s.  Entries spanning more than ``_FIX_MAX_SPAN_BITS`` binades, zero, inf or nan
+    fall back to ``fsum`` of mpfr products.
+    """
+
+    def __init__(self, A):
+        A = np.asarray(A, dtype=float)
+        if not np.all(np.isfinite(A)):
+            raise ValueError("the matrix A must be finite")
+        self.shape = A.shape
+        ratios = [v.as_integer_ratio() for v in A.ravel().tolist()]  # den: a power of two
+        e = max([den.bit_length() - 1 for _, den in ratios] + [0])
+        self.e = e
+        Z = np.empty(len(ratios), dtype=object)
+        Z[:] = [gmpy2.mpz(num * ((1 << e) // den)) for num, den in ratios]
+        self.Z = Z.reshape(A.shape)  # A = Z · 2^-e exactly
+        self.rows = [[mpfr(v) for v in row] for row in A.tolist()]
+
+    def _fallback(self, v):
+        return _obj_array((fsum(map(mul, row, v)) for row in self.rows), len(self.rows))
+
+    def dot(self, v):
+        """``A v`` for an object array ``v`` of mpfr (at the context precision), correctly rounded."""
+        av = np.abs(v)
+        vmax = av.max()
+        if not vmax or not gmpy2.is_finite(vmax):
+            return self._fallback(v)
+        vmin = min(x for x in av if x)
+        lo = gmpy2.get_exp(vmin)
+        if gmpy2.get_exp(vmax) - lo > _FIX_MAX_SPAN_BITS:
+            return self._fallback(v)
+        s = gmpy2.get_context().precision - lo  # every entry times 2^s is an integer
+        try:
+            vz = _MPZ_U(v * gmpy2.mul_2exp(_ONE, s))
+        except (ValueError, OverflowError):  # a nan entry: let mpfr propagate it
+            return self._fallback(v)
+        r = self.Z.dot(vz)
+        return _obj_array((_ZERO + x for x in r), len(r)) * gmpy2.mul_2exp(_ONE, -(s + self.e))
 
 
 class _System:
@@ -227,6 +412,12 @@ class _System:
         self.rows_f = [[float(v) for v in row] for row in A]
         self.cols_f = [[float(A[m, i]) for m in range(self.M)] for i in range(self.n)]
         self.y_f = [float(v) for v in problem.y]
+        self.A_obj = _IntMatrix(A)
+        self.At_obj = _IntMatrix(np.asarray(A, dtype=float).T)
+        self.y_obj = np.array(self.y, dtype=object)
+        self.A_f = np.array(A, dtype=float)
+        self.At_f = np.ascontiguousarray(self.A_f.T)
+        self.y_farr = np.array(self.y_f, dtype=float)
         self.L = config.L
         self.mode = config.rates
         if self.mode == "constant":
@@ -239,7 +430,7 @@ class _System:
         self.used_float = False
 
     # ---- WN-GF: state (r, q, u) --------------------------------------------------------
-    def jet_wn(self, r0, q0, u0, p, k0=None):
+    def jet_wn(self, r0, q0, u0, p, k0=None, H_hint=None):
         """Taylor coefficients ``0..p`` of ``(r, q, u_1..u_n)`` from the state; also ``e(0)``.
 
         Scalar series fold into ``M``-vectors (``e = a^L ⊛ Bz − y``, ``Bz = A u^L``)::
@@ -247,50 +438,59 @@ class _System:
             d   = ⟨Bz, e⟩ = a^L ⊛ Σ_m Bz_m⊛Bz_m − ⟨y, Bz⟩,   σ̂ = L a^{L−1} ⊛ d
             ψ_m = −η_u L (a^{2L} ⊛ Bz_m − a^L y_m),          ⟨Bz, ψ⟩ = −η_u L a^L ⊛ d
 
-        Orders ``>= k0`` are computed in float64 on time-scaled coefficients (see
-        :func:`float_switch_order`); ``k0 = None`` or ``>= p`` keeps every order in mpfr.
+        The per-coordinate series are ``(p+1, n)`` numpy arrays (``object`` arrays of
+        ``mpfr``, then float64 in the tail), so each order's Cauchy products and the products
+        with ``A``/``Aᵀ`` run as whole-array operations.  Orders ``>= k0`` are computed in
+        float64 on time-scaled coefficients (see :func:`float_switch_order`); ``k0 = None``
+        or ``>= p`` keeps every order in mpfr.  Returns ``([R, Q, U_1, ..., U_n], e0)``.
         """
         L, M, n = self.L, self.M, self.n
-        rows, cols, y = self.rows, self.cols, self.y
+        Am, At, y = self.A_obj, self.At_obj, self.y_obj
         eta_u, eta_r = self.eta_u, self.eta_r
         m_psi = -eta_u * L
         r2 = self.mode == "r2"
         R, Q = [r0], [q0]
-        U = [[v] for v in u0]
+        U = np.empty((p + 1, n), dtype=object)
+        U[0] = list(u0)
         pw = {1: U}
         for m in range(2, L + 1):
-            pw[m] = [[] for _ in range(n)]
+            pw[m] = np.empty((p + 1, n), dtype=object)
         P, Um1, Z = pw[L], pw[L - 1], pw[2]
         a = []
         ap = {1: a}
         for m in range(2, 2 * L + 1):
             ap[m] = []
         aL, aLm1, a2L = ap[L], ap[L - 1], ap[2 * L]
-        Bz = [[] for _ in range(M)]
-        Phi = [[] for _ in range(n)]
+        Bz = np.empty((p + 1, M), dtype=object)
+        Phi = np.empty((p + 1, n), dtype=object)
         scal = [[] for _ in range(11)]
         D2, d, sig, q2, aq2, c2, qs, rr, S, uu, q3 = scal
         e0 = None
         conv, sq, fs = _conv, _sq, fsum
         Hf = None
-        saved = None
         if k0 is None:
             k0 = p
         for k in range(p):
             if k == k0:
-                state_series = [R, Q] + U
-                H = _Tail.scale(state_series, k0)
+                H = _Tail.scale([R, Q] + list(U.T), k0, H_hint)
                 if H is not None:
-                    saved = [list(s) for s in state_series]
-                    lists = state_series + [lst for m in range(2, L + 1) for lst in pw[m]]
-                    lists += [ap[m] for m in range(1, 2 * L + 1)] + Bz + Phi + scal
-                    _Tail.convert(lists, H)
+                    saved_rq = [list(R), list(Q)]
+                    saved_u = U[:k0 + 1].copy()
                     Hf = float(H)
-                    rows, cols, y = self.rows_f, self.cols_f, self.y_f
+                    fast = abs(math.log10(Hf)) * (k0 + 1) < 200
+                    _Tail.convert([R, Q] + [ap[m] for m in range(1, 2 * L + 1)] + scal, H)
+                    U = _arr_to_float(U, k0 + 1, H, Hf, fast)
+                    pw[1] = U
+                    for m in range(2, L + 1):
+                        pw[m] = _arr_to_float(pw[m], k0, H, Hf, fast)
+                    P, Um1, Z = pw[L], pw[L - 1], pw[2]
+                    Bz = _arr_to_float(Bz, k0, H, Hf, fast)
+                    Phi = _arr_to_float(Phi, k0, H, Hf, fast)
+                    Am, At, y = self.A_f, self.At_f, self.y_farr
                     eta_u = float(eta_u)
                     eta_r = None if eta_r is None else float(eta_r)
                     m_psi = float(m_psi)
-                    conv, sq, fs = _conv_f, _sq_f, sum
+                    conv, sq, fs = _conv_f, _sq_f, _sum_f
             a.append(conv(R, Q))
             for m in range(2, 2 * L + 1):
                 if m == 2:
@@ -300,43 +500,31 @@ class _System:
                 elif m <= L:
                     ap[m].append(conv(ap[m - 1], a))
             for m in range(2, L + 1):
-                pm, pm1 = pw[m], pw[m - 1]
-                if m == 2:
-                    for i in range(n):
-                        pm[i].append(sq(U[i]))
-                else:
-                    for i in range(n):
-                        pm[i].append(conv(pm1[i], U[i]))
-            Pk = [P[i][k] for i in range(n)]
-            for m in range(M):
-                Bz[m].append(fs(map(mul, rows[m], Pk)))
-            Bzk = [Bz[m][k] for m in range(M)]
+                pw[m][k] = _csq(U, k) if m == 2 else _cc(pw[m - 1], U, k)
+            Bzk = Am.dot(P[k])
+            Bz[k] = Bzk
             if k == 0:
                 e0 = [aL[0] * Bzk[m] - y[m] for m in range(M)]
-            D2.append(fs(sq(Bz[m]) for m in range(M)))
-            d.append(conv(aL, D2) - fs(map(mul, y, Bzk)))
+            D2.append(fs(_csq(Bz, k)))
+            d.append(conv(aL, D2) - y.dot(Bzk))
             sig.append(L * conv(aLm1, d))
-            aLk = aL[k]
-            psik = [m_psi * (conv(a2L, Bz[m]) - aLk * y[m]) for m in range(M)]
+            psik = (_sdot(a2L, Bz, k) - y * aL[k]) * m_psi
             q2.append(sq(Q))
             aq2.append(conv(a, q2))
             c2.append(eta_u * conv(aq2, sig))
-            c2k = c2[k]
             if L == 2:
-                for i in range(n):
-                    Phi[i].append(fs(map(mul, cols[i], psik)) + c2k)
-                udot = [conv(U[i], Phi[i]) for i in range(n)]
+                Phi[k] = At.dot(psik) + c2[k]
+                udot = _cc(U, Phi, k)
             else:
-                for i in range(n):
-                    Phi[i].append(fs(map(mul, cols[i], psik)))
-                udot = [conv(Um1[i], Phi[i]) + conv(c2, U[i]) for i in range(n)]
+                Phi[k] = At.dot(psik)
+                udot = _cc(Um1, Phi, k) + _sdot(c2, U, k)
             qs.append(conv(Q, sig))
             if r2:
                 rr.append(sq(R))
                 rdot = -conv(rr, qs)
             else:
                 rdot = -eta_r * qs[k]
-            S.append(fs(Z[i][k] for i in range(n)))
+            S.append(fs(Z[k]))
             uu.append(m_psi * conv(aL, d) + conv(c2, S))
             q3.append(conv(q2, Q))
             qdot = -conv(q3, uu)
@@ -344,77 +532,67 @@ class _System:
                 k1 = k + 1
                 R.append(rdot / k1)
                 Q.append(qdot / k1)
-                for i in range(n):
-                    U[i].append(udot[i] / k1)
+                U[k + 1] = udot / k1
             else:
                 f = Hf / (k + 1)
                 R.append(rdot * f)
                 Q.append(qdot * f)
-                for i in range(n):
-                    U[i].append(udot[i] * f)
+                U[k + 1] = udot * f
         self.nfev += p
         self.used_float = Hf is not None
-        out = [R, Q] + U
         if Hf is not None:
-            out = _Tail.unscale(saved, out, H)
-        return out, e0
+            R, Q = _Tail.unscale(saved_rq, [R, Q], H)
+            U = _Tail.unscale_array(saved_u, U, H)
+        return [R, Q] + list(U.T), e0
 
     # ---- plain GF: state w -------------------------------------------------------------
-    def jet_plain(self, w0, p, k0=None):
-        """Taylor coefficients ``0..p`` of ``w`` (plain GF) and ``e(0)``; float tail as in :meth:`jet_wn`."""
+    def jet_plain(self, w0, p, k0=None, H_hint=None):
+        """Taylor coefficients ``0..p`` of ``w`` (plain GF) and ``e(0)``; arrays and float tail as in :meth:`jet_wn`."""
         L, M, n = self.L, self.M, self.n
-        rows, cols, y = self.rows, self.cols, self.y
-        W = [[v] for v in w0]
+        Am, At, y = self.A_obj, self.At_obj, self.y_obj
+        W = np.empty((p + 1, n), dtype=object)
+        W[0] = list(w0)
         pw = {1: W}
         for m in range(2, L + 1):
-            pw[m] = [[] for _ in range(n)]
+            pw[m] = np.empty((p + 1, n), dtype=object)
         P, Wm1 = pw[L], pw[L - 1]
-        Phi = [[] for _ in range(n)]
+        Phi = np.empty((p + 1, n), dtype=object)
         e0 = None
         mL = -L
-        conv, sq, fs = _conv, _sq, fsum
         Hf = None
         if k0 is None:
             k0 = p
         for k in range(p):
             if k == k0:
-                H = _Tail.scale(W, k0)
+                H = _Tail.scale(list(W.T), k0, H_hint)
                 if H is not None:
-                    saved = [list(s) for s in W]
-                    _Tail.convert(W + [lst for m in range(2, L + 1) for lst in pw[m]] + Phi, H)
+                    saved = W[:k0 + 1].copy()
                     Hf = float(H)
-                    rows, cols = self.rows_f, self.cols_f
-                    conv, sq, fs = _conv_f, _sq_f, sum
+                    fast = abs(math.log10(Hf)) * (k0 + 1) < 200
+                    W = _arr_to_float(W, k0 + 1, H, Hf, fast)
+                    pw[1] = W
+                    for m in range(2, L + 1):
+                        pw[m] = _arr_to_float(pw[m], k0, H, Hf, fast)
+                    P, Wm1 = pw[L], pw[L - 1]
+                    Phi = _arr_to_float(Phi, k0, H, Hf, fast)
+                    Am, At = self.A_f, self.At_f
             for m in range(2, L + 1):
-                pm, pm1 = pw[m], pw[m - 1]
-                if m == 2:
-                    for i in range(n):
-                        pm[i].append(sq(W[i]))
-                else:
-                    for i in range(n):
-                        pm[i].append(conv(pm1[i], W[i]))
-            Pk = [P[i][k] for i in range(n)]
-            ek = [fs(map(mul, rows[m], Pk)) for m in range(M)]
+                pw[m][k] = _csq(W, k) if m == 2 else _cc(pw[m - 1], W, k)
+            ek = Am.dot(P[k])
             if k == 0:
-                ek = [ek[m] - y[m] for m in range(M)]
-                e0 = ek
-            psik = [mL * v for v in ek]
-            for i in range(n):
-                Phi[i].append(fs(map(mul, cols[i], psik)))
-            wdot = [conv(Wm1[i], Phi[i]) for i in range(n)]
+                ek = ek - y
+                e0 = list(ek)
+            Phi[k] = At.dot(ek * mL)
+            wdot = _cc(Wm1, Phi, k)
             if Hf is None:
-                k1 = k + 1
-                for i in range(n):
-                    W[i].append(wdot[i] / k1)
+                W[k + 1] = wdot / (k + 1)
             else:
-                f = Hf / (k + 1)
-                for i in range(n):
-                    W[i].append(wdot[i] * f)
+                W[k + 1] = wdot * (Hf / (k + 1))
         self.nfev += p
         self.used_float = Hf is not None
         if Hf is not None:
-            W = _Tail.unscale(saved, W, H)
-        return W, e0
+            W = _Tail.unscale_array(saved, W, H)
+        return list(W.T), e0
 
     def residual(self, x):
         return [fsum(map(mul, row, x)) - yi for row, yi in zip(self.rows, self.y)]
@@ -454,6 +632,38 @@ def _invariant_h(state_mp, config: FlowConfig, ubar0, r0, use_derived: bool):
     if use_derived:
         return [_D.log_L(wi, L, lib) - _D.log_L(w0i, L, lib) for wi, w0i in zip(w, w0)]
     return [_log_L(wi, L) - _log_L(w0i, L) for wi, w0i in zip(w, w0)]
+
+
+def _mpf_to_mpfr(x):
+    """Exact ``mpf`` → ``mpfr`` (the mantissa fits the context precision it was made at)."""
+    sign, man, exp, _ = x._mpf_
+    if not man:
+        return mpfr(float(x))  # 0, inf or nan
+    v = gmpy2.mul_2exp(mpfr(gmpy2.mpz(man)), exp)
+    return -v if sign else v
+
+
+class _KernelResidual:
+    """``‖P_ker(A) h‖ / ‖h‖ = ‖h − Q Qᵀ h‖ / ‖h‖`` with the basis of ``mp_linalg.range_basis``
+    held as mpfr (the same formula as :meth:`RangeBasis.kernel_residual`, at the same
+    precision, in gmpy2 arithmetic instead of mpmath's)."""
+
+    def __init__(self, basis):
+        cols = [[_mpf_to_mpfr(v) for v in q] for q in basis.columns]
+        self.Q = np.array(cols, dtype=object).reshape(len(cols), basis.n)
+
+    def __call__(self, h_mp):
+        h = [_mpf_to_mpfr(v) for v in h_mp]
+        nh = gmpy2.sqrt(fsum(v * v for v in h))
+        if nh == 0:
+            return mpfr(0)
+        ha = np.array(h, dtype=object)
+        if self.Q.shape[0]:
+            c = np.array([fsum(map(mul, q, h)) for q in self.Q], dtype=object)
+            p = ha - c.dot(self.Q)
+        else:
+            p = ha
+        return gmpy2.sqrt(fsum(v * v for v in p)) / nh
 
 
 def _derived_usable(config: FlowConfig) -> bool:
@@ -500,9 +710,12 @@ def integrate_mp(
     ``nfev`` counts Taylor-coefficient orders computed (each costs one product with ``A`` and
     one with ``Aᵀ``, like one right-hand-side evaluation); ``nsteps`` counts steps.
 
-    ``mixed=True`` computes the high orders (``>= float_switch_order(dps, order)``, whose
-    contribution to a step is below ``10^-(dps+TRUNC_DIGITS-FLOAT_DIGITS-1)``) in float64 on
-    time-scaled coefficients; ``mixed=False`` keeps every order at full precision.
+    ``mixed=True`` computes the high orders in float64 on time-scaled coefficients: from
+    ``float_switch_order(dps, order)`` on the first step, then from where the previous step's
+    contributions ``ν_j h^j`` fell below ``ε·10^(FLOAT_DIGITS−1−ADAPTIVE_MARGIN_DIGITS)``
+    (``extras["float_from_order_min"]``, and ``extras["float_from_order_sum"]`` over steps);
+    each step's float tail must pass the a-posteriori check or the jet is redone in mpfr.
+    ``mixed=False`` keeps every order at full precision.
     """
     dps = check_dps(dps)
     if not isinstance(problem, Problem):
@@ -557,6 +770,7 @@ def integrate_mp(
         raw_u0 = list(config.u0) if config.u0 is not None else [1.0] * n
         with gmpy2.context(gmpy2.get_context(), precision=prec_bits):
             sysm = _System(problem, config)
+            kernel_residual = _KernelResidual(basis)
             u0 = [mpfr(v) for v in raw_u0]
             nu0 = gmpy2.sqrt(fsum(v * v for v in u0))
             u0 = [v / nu0 for v in u0]
@@ -588,6 +802,8 @@ def integrate_mp(
                 "err_est_max": 0.0,
                 "err_est_sum": 0.0,
                 "float_tail_rejected": 0,
+                "float_from_order_min": k0 if k0 is not None else order,
+                "float_from_order_sum": 0,
                 "h_min": math.inf,
                 "h_max": 0.0,
             }
@@ -619,7 +835,7 @@ def integrate_mp(
                     inv = 0
                 else:
                     h = _invariant_h(st_mp, config, ubar0_mp, r0_mp, use_derived)
-                    inv = basis.kernel_residual(h)
+                    inv = kernel_residual(h)
                 rec["t"].append(float(tt))
                 rec["loss"].append(float(lo))
                 rec["r"].append(float(r))
@@ -675,28 +891,31 @@ def integrate_mp(
             eps = mpfr(10) ** (-(dps + TRUNC_DIGITS))
 
             def step_of(series):
-                """Jorba–Zou step from the last two relative coefficients, and those norms."""
+                """Jorba–Zou step from the last two relative coefficients, those norms, and all ``ν_j``."""
                 lh = math.inf
                 nus = {}
+                nu_all = _rel_norms(series)
                 for j in (order - 1, order):
-                    nuj = max(abs(sr[j]) / abs(sr[0]) for sr in series)
+                    nuj = max(abs(sr[j]) / abs(sr[0]) for sr in series) if nu_all is None else nu_all[j]
                     nus[j] = nuj
                     if nuj > 0:
                         lh = min(lh, (ln_eps - float(gmpy2.log(nuj))) / j)
-                return (math.exp(lh) if lh < 700 else math.inf), nus
+                return (math.exp(lh) if lh < 700 else math.inf), nus, nu_all
 
             t = mpfr(0)
             tmax_m = mpfr(t_max)
             cp_i = 0
             nsteps = 0
             prev_loss = None
+            k0_cur = k0
+            h_unit = None  # time unit of the float tail: the previous Jorba–Zou step
             lo0 = loss_of(state)
             record(t, state, lo0)
             while True:
                 if plain:
-                    series, e0 = sysm.jet_plain(state, order, k0)
+                    series, e0 = sysm.jet_plain(state, order, k0_cur, h_unit)
                 else:
-                    series, e0 = sysm.jet_wn(state[0], state[1], state[2:], order, k0)
+                    series, e0 = sysm.jet_wn(state[0], state[1], state[2:], order, k0_cur, h_unit)
                 lo = fsum(v * v for v in e0) / 2
                 if prev_loss is not None:
                     allowed = noise * (prev_loss + gmpy2.sqrt(2 * prev_loss) * ny)
@@ -719,22 +938,26 @@ def integrate_mp(
                 if time_limit is not None and time.perf_counter() - t_start > time_limit:
                     return finish(Status.NOT_CONVERGED, f"time_limit = {time_limit:g} s spent at t = {float(t):.6g} (loss {float(lo):.3e})", t, state, nsteps)
                 # step size from the last two relative coefficients
-                hstep, nus = step_of(series)
+                hstep, nus, nu_all = step_of(series)
                 if sysm.used_float and math.isfinite(hstep):
                     # a-posteriori check of the float tail: its coefficients carry a relative
                     # error ~10^-FLOAT_DIGITS; their contribution to this step must stay below ε/10
                     hm = min(mpfr(hstep), tmax_m - t)
-                    tail = max(max(abs(sr[j]) / abs(sr[0]) for sr in series) * hm ** j for j in range(k0, order + 1))
-                    if tail * 10.0 ** (-FLOAT_DIGITS) > eps / 10:
+                    if nu_all is None:
+                        tail = max(max(abs(sr[j]) / abs(sr[0]) for sr in series) * hm ** j for j in range(k0_cur, order + 1))
+                    else:
+                        tail = max(nu_all[j] * hm ** j for j in range(k0_cur, order + 1))
+                    if not gmpy2.is_finite(tail) or tail * 10.0 ** (-FLOAT_DIGITS) > eps / 10:
                         extras["float_tail_rejected"] += 1
                         if plain:
                             series, e0 = sysm.jet_plain(state, order, None)
                         else:
                             series, e0 = sysm.jet_wn(state[0], state[1], state[2:], order, None)
-                        hstep, nus = step_of(series)
+                        hstep, nus, nu_all = step_of(series)
                 if not (hstep > 0) or not math.isfinite(float(t)):
                     return finish(Status.FAILED, f"step size collapsed at t = {float(t):.6g}; the solution may blow up", t, state, nsteps)
                 h = mpfr(hstep) if math.isfinite(hstep) else tmax_m - t
+                h_unit = hstep if math.isfinite(hstep) else None
                 last = False
                 if t + h >= tmax_m:
                     h = tmax_m - t
@@ -745,6 +968,10 @@ def integrate_mp(
                 est = float(nus[order] * h ** order) if nus[order] > 0 else 0.0
                 extras["err_est_max"] = max(extras["err_est_max"], est)
                 extras["err_est_sum"] += est
+                if k0 is not None:  # where this step's own contributions allow the float tail to start
+                    k0_cur = _adaptive_switch(nu_all, h, k0, eps)
+                    extras["float_from_order_min"] = min(extras["float_from_order_min"], k0_cur)
+                    extras["float_from_order_sum"] += k0_cur
                 # dense output at checkpoints inside (t, t+h]
                 t_end = tmax_m if last else t + h
                 while cp_i < len(cps) and mpfr(float(cps[cp_i])) <= t_end:
