@@ -39,10 +39,15 @@ test-fast: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/python -m wnbias.notebooks render notebooks notebooks/_build
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.run --out BENCHMARKS.md
 
-bench-quick: $(STAMP)
+bench-quick: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.run --quick --out benchmarks/_results/BENCHMARKS-quick.md
 
 reproduce: $(STAMP)

@@ -1,0 +1,1 @@
+"""Benchmarks of wnbias against third-party anchors: ``python -m benchmarks.run``."""
