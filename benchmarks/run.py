@@ -2,7 +2,7 @@
 
     python -m benchmarks.run [--quick] [--out FILE] [--only ITEM,...] [--json FILE] [--plot FILE]
 
-Items: high_precision, float64_flow, gd, l1_solver, scaling.  ``--quick`` is a smoke run
+Items: high_precision, float64_flow, gd, l1_solver, scaling, limit.  ``--quick`` is a smoke run
 (small sizes, few repeats; about two minutes); the full run is bounded by per-run wall caps
 (about 20 minutes on a quiet 2-core machine).  A toolkit function that does not exist is reported
 as "not available"; an item that crashes is reported as failed with its error — never a number.
@@ -21,13 +21,14 @@ from pathlib import Path
 
 from benchmarks._common import NOT_AVAILABLE, ItemResult, Table, log, machine_info, machine_line
 
-ITEMS = ("high_precision", "float64_flow", "gd", "l1_solver", "scaling")
+ITEMS = ("high_precision", "float64_flow", "gd", "l1_solver", "scaling", "limit")
 MODULES = {
     "high_precision": "benchmarks.high_precision",
     "float64_flow": "benchmarks.float64_flow",
     "gd": "benchmarks.gd_bench",
     "l1_solver": "benchmarks.l1_solver",
     "scaling": "benchmarks.scaling",
+    "limit": "benchmarks.limit_targets",
 }
 TITLES = {
     "high_precision": "1. High precision: `integrate_mp` vs `mpmath.odefun` and heyoka `real`",
@@ -35,6 +36,7 @@ TITLES = {
     "gd": "3. WN-GD: per-iteration cost vs the BLAS floor; batched vs sequential",
     "l1_solver": "4. As an ℓ1 solver: WN-GD / limit solver vs HiGHS",
     "scaling": "5. Scaling with N",
+    "limit": "6. Limit solver: the scalar equation of MATH.md §4 at float64 and at dps digits",
 }
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "_results"

@@ -1,0 +1,92 @@
+"""Item 6: the limit solver against the targets of the "converged limits" issue.
+
+The limit of WN-GF as the root of φ(r) = Σ x(r)^{2/L} − r² (MATH.md §4), at float64 and at
+``dps`` digits: its residual, the Bregman characterisation checked independently (kernel residual
+of ∇F(x_∞) − ∇F(β(ρ_∞)) at the same precision, with a separately computed basis of range(Aᵀ)),
+agreement of float64 and high precision, and the time.
+"""
+
+from __future__ import annotations
+
+import mpmath
+
+from benchmarks._common import ItemResult, Table, Target, fmt_g, log, measure
+
+KEY = "limit"
+TITLE = "6. Limit solver: the scalar equation of MATH.md §4 at float64 and at dps digits"
+
+
+def _cases(quick: bool):
+    # (label, N, M, L, eta_r, dps)
+    if quick:
+        return [("N=20, M=8, L=2", 20, 8, 2, 0.1, 30), ("N=20, M=8, L=3", 20, 8, 3, 1.0, 30)]
+    return [("N=100, M=40, L=2", 100, 40, 2, 0.1, 40), ("N=20, M=8, L=3", 20, 8, 3, 1.0, 30),
+            ("N=1000, M=150, L=2", 1000, 150, 2, 0.1, None)]
+
+
+def _bregman_residual(problem, config, lim, dps):
+    """‖P_ker ∇F(x_∞) − ∇F(β)‖ / ‖·‖ at dps, from an independent basis of range(Aᵀ)."""
+    from numerics import _derived as D
+    from numerics.mp_linalg import range_basis
+    from numerics.precision import workdps
+
+    basis = range_basis(problem.A_eff, dps=dps)
+    with workdps(dps):
+        h = [D.grad_F(mpmath.mpf(x), config.L, mpmath) - D.grad_F(mpmath.mpf(b), config.L, mpmath)
+             for x, b in zip(lim.x_inf, lim.beta)]
+    return float(basis.kernel_residual(h))
+
+
+def run(quick: bool = False) -> ItemResult:
+    from numerics.config import FlowConfig
+    from numerics.limit import limit_solve
+    from numerics.problem import generate
+
+    res = ItemResult(KEY, TITLE)
+    res.setup = ("`generate('sparse_positive', N, M, seed=0)`, `FlowConfig(L, r0=1, eta_r, eta_u=1)`; "
+                 "`limit_solve(problem, config, dps=D)` (safeguarded Newton in mpmath from the float64 root) and "
+                 "`limit_solve(problem, config)` (float64: bracket, Brent, Newton polish). Residual = ‖Ax∞ − y‖; "
+                 "Bregman = kernel residual of ∇F(x∞) − ∇F(β(ρ∞)) at dps with its own QR basis.")
+    tab = Table("Limit solver", ["problem", "η̃", "dps", "time (dps)", "time (float64)", "r∞ (dps)",
+                                 "error bar", "‖Ax∞ − y‖", "Bregman", "r: float64 vs dps (rel.)", "x: float64 vs dps (max abs.)"])
+    res.tables = [tab]
+    targets = []
+    for label, N, M, L, eta_r, dps in _cases(quick):
+        log(f"[6] {label} dps={dps}")
+        problem = generate("sparse_positive", N, M, 0)
+        config = FlowConfig(L=L, r0=1.0, eta_r=eta_r, eta_u=1.0)
+        t64 = measure(lambda: limit_solve(problem, config), 1 if quick else 3, budget=60)
+        l64 = t64.value
+        row = [label, fmt_g(config.eta_tilde), dps or "float64", "–", t64.cell()]
+        if dps is None:
+            row += [fmt_g(l64.r_inf, 16), fmt_g(l64.r_inf_error, 2), fmt_g(l64.residual, 2), "–", "–", "–"]
+            tab.rows.append(row)
+            if N >= 1000:
+                targets.append(Target(f"float64 limit at {label}", "< 10 s", t64.cell(),
+                                      l64.converged and t64.median < 10))
+            continue
+        tmp = measure(lambda: limit_solve(problem, config, dps=dps), 1 if quick else 2, budget=120)
+        lmp = tmp.value
+        breg = _bregman_residual(problem, config, lmp, dps)
+        dr = abs(float(lmp.r_inf) - l64.r_inf) / float(lmp.r_inf)
+        dx = max(abs(float(a) - float(b)) for a, b in zip(lmp.x_inf, l64.x_inf))
+        row[3] = tmp.cell()
+        row += [mpmath.nstr(lmp.r_inf, 20), fmt_g(lmp.r_inf_error, 2), fmt_g(lmp.residual, 2), fmt_g(breg, 2),
+                fmt_g(dr, 2), fmt_g(dx, 2)]
+        tab.rows.append(row)
+        res.raw[label] = {"dps": dps, "status": lmp.status.value, "r_inf": mpmath.nstr(lmp.r_inf, dps),
+                          "r_inf_error": lmp.r_inf_error, "residual": lmp.residual, "bregman": breg,
+                          "float64_r_rel_diff": dr, "float64_x_max_diff": dx,
+                          "time_dps": tmp.as_dict(), "time_float64": t64.as_dict()}
+        if N == 100 and dps == 40:
+            targets += [
+                Target(f"residual at {label}, dps 40", "≤ 1e-30", fmt_g(lmp.residual, 2), lmp.residual <= 1e-30),
+                Target(f"Bregman characterisation at {label}", "≤ 1e-25", fmt_g(breg, 2), breg <= 1e-25),
+                Target(f"float64 vs dps 40 at {label}", "≤ 1e-9", f"{fmt_g(dr, 2)} (r), {fmt_g(dx, 2)} (x)",
+                       dr <= 1e-9 and dx <= 1e-9),
+                Target(f"time at {label}, dps 40", "< 60 s", tmp.cell(), lmp.converged and tmp.median < 60),
+            ]
+        if L == 3:
+            targets.append(Target(f"limit at {label}, dps {dps}", "converged", lmp.status.value, lmp.converged))
+    res.targets = targets
+    return res
