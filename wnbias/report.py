@@ -82,14 +82,15 @@ def _series_rows(rows, *keys):
             yield r, s
 
 
-def _fig_invariant(rows, path):
+def _fig_series(rows, path, claims, key, ylabel, title):
+    """Log-log plot of the recorded series ``key`` against ``t`` for the rows of ``claims``."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     n = 0
-    for r, s in _series_rows([r for r in rows if r.claim in ("C3", "C4", "C9", "C1")], "t", "invariant_residual"):
-        t = [a for a, b in zip(s["t"], s["invariant_residual"]) if a > 0 and b > 0]
-        v = [b for a, b in zip(s["t"], s["invariant_residual"]) if a > 0 and b > 0]
+    for r, s in _series_rows([r for r in rows if r.claim in claims], "t", key):
+        t = [a for a, b in zip(s["t"], s[key]) if a > 0 and b > 0]
+        v = [b for a, b in zip(s["t"], s[key]) if a > 0 and b > 0]
         if len(t) > 1:
             ax.loglog(t, v, marker=".", lw=1, label=f"{r.claim} {r.setting}"[:60])
             n += 1
@@ -97,37 +98,22 @@ def _fig_invariant(rows, path):
         plt.close(fig)
         return False
     ax.set_xlabel("t")
-    ax.set_ylabel("‖P_ker(A) h(t)‖ / ‖h(t)‖ (integrator's record)")
-    ax.set_title("Invariant residual along the flow")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.legend(fontsize=6, loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return True
+
+
+def _fig_invariant(rows, path):
+    return _fig_series(rows, path, ("C3", "C4", "C9", "C1"), "invariant_residual",
+                       "‖P_ker(A) h(t)‖ / ‖h(t)‖ (integrator's record)", "Invariant residual along the flow")
 
 
 def _fig_loss(rows, path):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    n = 0
-    for r, s in _series_rows([r for r in rows if r.claim == "C8"], "t", "loss"):
-        t = [a for a, b in zip(s["t"], s["loss"]) if a > 0 and b > 0]
-        v = [b for a, b in zip(s["t"], s["loss"]) if a > 0 and b > 0]
-        if len(t) > 1:
-            ax.loglog(t, v, marker=".", lw=1, label=f"{r.claim} {r.setting}"[:60])
-            n += 1
-    if not n:
-        plt.close(fig)
-        return False
-    ax.set_xlabel("t")
-    ax.set_ylabel("loss")
-    ax.set_title("Loss along the flow")
-    ax.legend(fontsize=6, loc="best")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return True
+    return _fig_series(rows, path, ("C8",), "loss", "loss", "Loss along the flow")
 
 
 def _fig_gap(rows, path):
