@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from theory._core import (CheckResult, Derivation, cached, eta_r, eta_u, is_zero, psimp,
+from theory._core import (LATEX_NAMES, CheckResult, Derivation, cached, eta_r, eta_u, is_zero, psimp,
                           zero_check)
 
 r = sp.Symbol("r", positive=True)
@@ -26,6 +26,8 @@ gradnorm2 = sp.Symbol("gradnorm2", nonnegative=True)  # ‖∇ℒ‖²
 c = sp.Symbol("c", positive=True)
 ubar = sp.Symbol("ubar", positive=True)
 wnorm2 = sp.Symbol("wnorm2", positive=True)
+LATEX_NAMES.update({unorm: r"\|u\|", grad: r"\partial_i\mathcal{L}", sigma: r"\sigma",
+                    gradnorm2: r"\|\nabla\mathcal{L}\|^{2}", ubar: r"\bar u_i", wnorm2: r"\|w\|^{2}", Q: r"Q_i"})
 
 _G = sp.Function("G")
 _Ga, _Gk = sp.symbols("G_a G_k", real=True)
