@@ -28,7 +28,7 @@ Convergence (``Status.CONVERGED``) needs both
 1. ``loss ≤ loss_tol`` (default :func:`default_loss_tol`), and
 2. the limit estimate stopped moving: ``x̂(t)``, the Bregman projection of ``β(t)`` onto
    ``{Az = y, z ≥ 0}`` (MATH.md §4, "at every finite time"; :mod:`numerics.bregman`), and
-   ``r(t)`` each change by at most ``limit_tol`` (relative 2-norm) between two checkpoints a
+   ``r(t)`` each change by at most ``limit_tol`` (relative 2-norm) between two checkpoints at least a
    factor ``CHECK_FACTOR`` apart in time.  (``x̂`` alone is not enough: for tiny ``β`` it is
    insensitive to ``ρ``, while ``r`` still drifts.)  If :mod:`numerics.bregman` is missing or
    fails, the relative change of ``x(t)`` replaces it (``extras["limit_estimate"]`` says which).
@@ -431,7 +431,8 @@ def integrate(
     next_trial_t, dop_speed = SWITCH_T, None
     ci = 0
     nsteps = 0
-    prev_est = None  # (t, estimate vector, rho)
+    prev_est = None  # (t, estimate vector, log rho, dual, r) of the latest checkpoint past loss_tol
+    history = []  # every such estimate, to compare against one a factor CHECK_FACTOR earlier
     movement = float("nan")
     status, message = None, ""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -498,28 +499,32 @@ def integrate(
                         est = (r_c * uc / math.sqrt(float(uc @ uc))) ** L
                     else:
                         extras["limit_estimate"] = "Bregman projection of beta(t) onto {Az=y} (MATH.md §4)"
-                    if prev_est is not None:
-                        dx = float(np.linalg.norm(est - prev_est[1])) / max(float(np.linalg.norm(est)), 1e-300)
-                        dr = abs(r_c - prev_est[4]) / r_c
+                    # compare with the latest estimate at least a factor CHECK_FACTOR earlier in time, so
+                    # that dense user checkpoints cannot make a slow drift look settled
+                    ref = next((h for h in reversed(history) if h[0] * CHECK_FACTOR <= tc * (1 + 1e-12)), None)
+                    if ref is not None:
+                        dx = float(np.linalg.norm(est - ref[1])) / max(float(np.linalg.norm(est)), 1e-300)
+                        dr = abs(r_c - ref[4]) / r_c
                         movement = max(dx, dr)
                         extras["limit_movement"] = movement
                         extras["x_movement"] = dx
                         extras["r_movement"] = dr
-                        extras["log_rho_movement"] = abs(lrho_c - prev_est[2])
+                        extras["log_rho_movement"] = abs(lrho_c - ref[2])
                         extras.setdefault("limit_movements", []).append(
-                            (float(tc), dx, dr, abs(lrho_c - prev_est[2])))
-                        extras["limit_movement_between"] = (prev_est[0], float(tc))
+                            (float(tc), dx, dr, abs(lrho_c - ref[2])))
+                        extras["limit_movement_between"] = (ref[0], float(tc))
                         if movement <= limit_tol:
                             status = Status.CONVERGED
                             message = (
-                                f"loss {lo:.3e} <= loss_tol {loss_tol:.3e}; between t = {prev_est[0]:.4g} and "
+                                f"loss {lo:.3e} <= loss_tol {loss_tol:.3e}; between t = {ref[0]:.4g} and "
                                 f"{tc:.4g} the limit estimate moved {dx:.2e} and r {dr:.2e} (relative; "
-                                f"limit_tol {limit_tol:.1e}), log ρ {abs(lrho_c - prev_est[2]):.2e}"
+                                f"limit_tol {limit_tol:.1e}), log ρ {abs(lrho_c - ref[2]):.2e}"
                             )
                             solver_t = float(tc)
                             z = zc
                             break
                     prev_est = (float(tc), est, lrho_c, nu, r_c)
+                    history.append(prev_est)
             if status is not None:
                 break
             if nsteps >= max_steps:

@@ -159,3 +159,17 @@ def test_bad_arguments():
         integrate(p, FlowConfig(), method="euler")
     with pytest.raises(TypeError, match="config"):
         integrate(p, {"L": 2})
+
+
+def test_dense_checkpoints_do_not_weaken_the_convergence_test():
+    """The movement of the limit estimate is measured over a factor CHECK_FACTOR in time, however
+    densely the user samples: neighbouring dense checkpoints would make a slow drift look settled."""
+    from numerics.flow64 import CHECK_FACTOR
+
+    problem = generate("sparse_positive", 8, 3, 2)
+    config = FlowConfig(L=2, r0=1.0, eta_r=0.3, eta_u=1.0)
+    dense = np.linspace(0.5, 2000.0, 4000)
+    res = integrate(problem, config, t_max=2000.0, checkpoints=dense)
+    assert "limit_movement_between" in res.extras, res.message
+    t_ref, t_now = res.extras["limit_movement_between"]
+    assert t_now >= CHECK_FACTOR * t_ref * (1 - 1e-12), (t_ref, t_now)
