@@ -300,11 +300,16 @@ def run(args) -> int:
         hp_obj = {"dps": dps, "status": hp.status.value, "message": hp.message,
                   "t_final": _mpstr(hp.t_final, mp_str, dps),
                   "r_final": _mpstr(hp.r_final, mp_str, dps), "r_inf": None, "rho": None, "x_inf": None,
-                  "wall_time": hp.wall_time}
+                  "wall_time": hp.wall_time, "nsteps": hp.nsteps,
+                  # accuracies along the whole trajectory, at the working precision
+                  "invariant_residual_max": float(np.nanmax(hp.invariant_residual)) if len(hp.invariant_residual) else None,
+                  "unorm_dev_max": float(np.nanmax(np.abs(hp.unorm_dev))) if len(hp.unorm_dev) else None,
+                  "loss": float(hp.loss_final), "bregman_mismatch": None}
         if hp.status is Status.CONVERGED:
             hrep = analyze(problem, config, hp.r_final, hp.u_final, dps=dps, l1=l1)
             hp_obj.update(r_inf=_mpstr(hrep.r_inf, mp_str, dps), rho=_mpstr(hrep.rho, mp_str, dps),
-                          x_inf=[_mpstr(v, mp_str, dps) for v in hrep.x_inf])
+                          x_inf=[_mpstr(v, mp_str, dps) for v in hrep.x_inf],
+                          bregman_mismatch=None if hrep.bregman_mismatch is None else float(hrep.bregman_mismatch))
         out["high_precision"] = hp_obj
     if limit_solve is not None:
         lr = limit_solve(problem, config, dps=dps)
@@ -376,6 +381,8 @@ def _summary(out, problem, config):
     if "high_precision" in out:
         hp = out["high_precision"]
         con.print(f"high precision ({hp['dps']} digits): {hp['status']}, r_final = {hp['r_final']}, r_inf = {hp['r_inf']}")
+        con.print(f"  max invariant residual {_fmt(hp['invariant_residual_max'], '.2e')}, max |‖u‖ − 1| "
+                  f"{_fmt(hp['unorm_dev_max'], '.2e')}, Bregman mismatch {_fmt(hp['bregman_mismatch'], '.2e')}")
     if "limit_solver" in out:
         ls = out["limit_solver"]
         con.print(f"limit solver: {ls['status']}, r_inf = {ls['r_inf']} (± {_fmt(ls['r_inf_error'], '.1e')})")
