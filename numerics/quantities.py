@@ -91,6 +91,20 @@ class LimitReport:
     dps: Optional[int] = None
 
 
+def l1_bound_from_log_alpha(L: int, l1_opt, S, n: int, log_alpha, *, dps: int = 30) -> Optional[float]:
+    """The §5 bound on ``S − ‖z*‖₁`` from the derived formulas (``numerics._derived``), with ``α_eff``
+    given by its logarithm and evaluated in mpmath at ``dps`` digits, so that a magnification far
+    beyond float64's range still gives the right bound.  ``None`` where the bound does not apply
+    (``L = 2`` needs ``α_eff < 1``)."""
+    with workdps(dps):
+        a = mpmath.exp(mpmath.mpf(log_alpha))
+        if L == 2:
+            if not log_alpha < 0:
+                return None
+            return float(_D.l1_bound_L2(mpmath.mpf(l1_opt), mpmath.mpf(S), mpmath.mpf(n), a, mpmath))
+        return float(_D.l1_bound_Lgt2(mpmath.mpf(S), mpmath.mpf(n), a, L, mpmath))
+
+
 def analyze(problem, config: FlowConfig, r_inf, u_inf, *, dps: Optional[int] = None, l1=None,
             log_u=None) -> LimitReport:
     """Evaluate ρ, α_eff, β, the invariant residual, the Bregman mismatch and the ℓ1 gap/bound.
@@ -201,17 +215,10 @@ def analyze(problem, config: FlowConfig, r_inf, u_inf, *, dps: Optional[int] = N
         elif _D is None:
             msgs.append("ℓ1 bound not evaluated: numerics._derived missing")
         else:
-            with workdps(max(digits, 30)):
-                a = mpmath.exp(mpmath.mpf(log_alpha_mp))
-                if L == 2:
-                    applies = bool(log_alpha_mp < 0)
-                    if applies:
-                        bound = float(_D.l1_bound_L2(mpmath.mpf(l1_opt), S_mp, mpmath.mpf(n), a, mpmath))
-                    else:
-                        msgs.append("L = 2 bound does not apply: α_eff ≥ 1")
-                else:
-                    applies = True
-                    bound = float(_D.l1_bound_Lgt2(S_mp, mpmath.mpf(n), a, L, mpmath))
+            bound = l1_bound_from_log_alpha(L, l1_opt, S_mp, n, log_alpha_mp, dps=max(digits, 30))
+            applies = bound is not None
+            if not applies:
+                msgs.append("L = 2 bound does not apply: α_eff ≥ 1")
             if bound is not None and bound > 0:
                 ratio = gap_S / bound
     else:

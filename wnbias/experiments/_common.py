@@ -119,24 +119,20 @@ def log_alpha_eff(r0, n: int, logrho):
 
 
 def gap_bound(L: int, l1_opt: float, S: float, n: int, logalpha: float) -> float:
-    """The §5 a-posteriori bound on ``S − ‖z*‖₁`` (absolute), via ``numerics._derived``.
-
-    ``α_eff`` is passed as an mpmath number built from its logarithm, so that a huge
-    magnification (``α_eff`` far below float64's range) still gives the right bound.
-    ``nan`` where the bound does not apply (``L = 2`` needs ``α_eff < 1``) or inputs are not finite.
-    """
-    import mpmath
-
-    from numerics import _derived
+    """The §5 a-posteriori bound on ``S − ‖z*‖₁`` (absolute), from
+    :func:`numerics.quantities.l1_bound_from_log_alpha`; ``nan`` where the bound does not apply
+    (``L = 2`` needs ``α_eff < 1``) or the inputs are not finite."""
+    from numerics.quantities import l1_bound_from_log_alpha
 
     if not (math.isfinite(logalpha) and math.isfinite(S) and S > 0):
         return float("nan")
-    a = mpmath.exp(mpmath.mpf(logalpha))
-    if L == 2:
-        if logalpha >= 0:
-            return float("nan")
-        return float(_derived.l1_bound_L2(mpmath.mpf(l1_opt), mpmath.mpf(S), n, a, mpmath))
-    return float(_derived.l1_bound_Lgt2(mpmath.mpf(S), n, a, L, mpmath))
+    bound = l1_bound_from_log_alpha(L, l1_opt, S, n, logalpha)
+    return float("nan") if bound is None else bound
+
+
+def methods(rows: Sequence[dict]) -> list[str]:
+    """The ``method`` values of ``rows``, each once, in order of first appearance."""
+    return list(dict.fromkeys(r["method"] for r in rows))
 
 
 def status_names(status: Iterable) -> list[str]:

@@ -83,20 +83,12 @@ def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **
     return C.ExperimentOutput(NAME, png, csv, cap, s, time.perf_counter() - t0, len(rows))
 
 
-def _methods(rows):
-    out = []
-    for r in rows:
-        if r["method"] not in out:
-            out.append(r["method"])
-    return out
-
-
 def _figure(rows, s):
     plt = C.plt()
     fig, axes = plt.subplots(2, len(s["truths"]), figsize=(5.2 * len(s["truths"]), 7.5), squeeze=False)
     for j, truth in enumerate(s["truths"]):
         sub = [r for r in rows if r["truth"] == truth]
-        for m in _methods(sub):
+        for m in C.methods(sub):
             rm = [r for r in sub if r["method"] == m]
             rm_e = [dict(r, e=(r["error"] if r["status"] == "converged" else np.nan)) for r in rm]
             err = C.group_stats(rm_e, ["alpha"], "e")
@@ -129,7 +121,7 @@ def _caption(rows, s):
         "Measured (median error over the seeds that reached the threshold, at each α where any did):",
     ]
     for truth in s["truths"]:
-        for m in _methods(rows):
+        for m in C.methods(rows):
             sub = [r for r in rows if r["truth"] == truth and r["method"] == m]
             conv = [r for r in sub if r["status"] == "converged"]
             parts = []

@@ -77,18 +77,10 @@ def _slope(rows, key):
     return float(np.polyfit(xs, ys, 1)[0])
 
 
-def _methods(rows):
-    out = []
-    for r in rows:
-        if r["method"] not in out:
-            out.append(r["method"])
-    return out
-
-
 def _figure(rows, s):
     plt = C.plt()
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.5))
-    for m in _methods(rows):
+    for m in C.methods(rows):
         sub = [r for r in rows if r["method"] == m]
         st = C.group_stats(sub, ["N"], "time_per_iter_s")
         C.band(axes[0], [g["N"] for g in st], st, f"{m} (slope {_slope(sub, 'time_per_iter_s'):.2f})")
@@ -126,7 +118,7 @@ def _caption(rows, s):
         "",
         "Measured (medians over seeds):",
     ]
-    for m in _methods(rows):
+    for m in C.methods(rows):
         for N in sorted({r["N"] for r in rows}):
             sub = [r for r in rows if r["method"] == m and r["N"] == N]
             tpi = C.median_iqr([r["time_per_iter_s"] for r in sub])[0]
