@@ -1,6 +1,6 @@
 """Reference implementations ("anchors") the toolkit is timed against.
 
-Each anchor integrates the same WN-GF (MATH.md §2, constant rates, positive model on
+Each anchor integrates the same WN-GF (docs/math.md §2, constant rates, positive model on
 ``problem.A_eff``) with a third-party integrator:
 
 * :func:`odefun_wngf` — ``mpmath.odefun`` (Taylor series, arbitrary precision);
@@ -261,7 +261,7 @@ def heyoka_state_mp(ta, config):
 def invariant_residual_mp(problem, config, r, u, dps):
     """``‖P_ker(A) h_η‖ / ‖h_η‖`` at ``dps`` digits for a WN-GF state ``(r, u)`` (mpf inputs).
 
-    ``h_η = log_L(ū e^s) − log_L(ū₀)``, ``s = (r² − r₀²)/(2η̃)`` (MATH.md §3.3); the projection
+    ``h_η = log_L(ū e^s) − log_L(ū₀)``, ``s = (r² − r₀²)/(2η̃)`` (docs/math.md §3.3); the projection
     is ``h − Aᵀ(AAᵀ)⁻¹A h``.  Written here independently of ``numerics``.
     """
     A = problem.A_eff

@@ -58,7 +58,7 @@ def run(quick: bool = False) -> ItemResult:
         f"solved by HiGHS through `scipy.optimize.linprog(method='highs')` with a {cap_lp:g} s time limit — the call `numerics.lp.l1_min` makes). Success: relative residual ≤ {GAP:g} and relative "
         f"ℓ1 gap |‖x‖₁ − ‖z*‖₁|/‖z*‖₁ ≤ {GAP:g}. Flow settings L={CONFIG.L}, r0={CONFIG.r0:g}, "
         f"η_r={CONFIG.eta_r:g}, η_u={CONFIG.eta_u:g} (for L > 2 the limit's gap is exponentially small in "
-        "(r∞² − r0²)/(2η̃), MATH.md §5; L = 2 would need η̃ ≈ 1e-5 for a 1e-6 gap). Limit solver: "
+        "(r∞² − r0²)/(2η̃), docs/math.md §5; L = 2 would need η̃ ≈ 1e-5 for a 1e-6 gap). Limit solver: "
         f"`limit_solve(problem, config)` (float64; run in a child process with a {cap:g} s limit). WN-GD: one batched call over "
         f"μ ∈ geomspace(0.01, 0.3, {len(MUS)}) with `loss_tol = ½({GAP:g}‖y‖)²`, steps sized to a {cap:g} s "
         "wall cap; a run that hits the loss tolerance is re-timed alone up to its hitting step."

@@ -1,6 +1,6 @@
 """Item 6: the limit solver against the targets of the "converged limits" issue.
 
-The limit of WN-GF as the root of φ(r) = Σ x(r)^{2/L} − r² (MATH.md §4), at float64 and at
+The limit of WN-GF as the root of φ(r) = Σ x(r)^{2/L} − r² (docs/math.md §4), at float64 and at
 ``dps`` digits: its residual, the Bregman characterisation checked independently (kernel residual
 of ∇F(x_∞) − ∇F(β(ρ_∞)) at the same precision, with a separately computed basis of range(Aᵀ)),
 agreement of float64 and high precision, and the time.
@@ -13,7 +13,7 @@ import mpmath
 from benchmarks._common import ItemResult, Table, Target, fmt_g, log, measure
 
 KEY = "limit"
-TITLE = "6. Limit solver: the scalar equation of MATH.md §4 at float64 and at dps digits"
+TITLE = "6. Limit solver: the scalar equation of docs/math.md §4 at float64 and at dps digits"
 
 
 def _cases(quick: bool):
@@ -88,5 +88,66 @@ def run(quick: bool = False) -> ItemResult:
             ]
         if L == 3:
             targets.append(Target(f"limit at {label}, dps {dps}", "converged", lmp.status.value, lmp.converged))
+    _scale_cases(res, None, targets, quick)
     res.targets = targets
     return res
+
+
+# issue 16 item 5 (the limit solver at scale) and issue 13 (bad scale): float64 only, each run under a
+# time_limit so that the benchmark always ends; a run that hits it reports status time_limit.
+def _scale_specs(quick: bool):
+    # (label, builder, L, eta_r, time_limit, target seconds or None)
+    from numerics.problem import Problem, generate
+    from wnbias.claims.problems import get
+
+    def gen(N, M):
+        return lambda: generate("sparse_positive", N, M, 0)
+
+    def tiny_A():
+        p = generate("sparse_positive", 20, 8, 0)
+        return Problem(p.A * 1e-5, p.y, model=p.model)
+
+    specs = [("cs30, L=3, η̃=1/8", lambda: get("cs30"), 3, "0.125", 120, None),
+             ("20×8, A·1e-5, L=2, η̃=0.1", tiny_A, 2, "0.1", 120, None),
+             ("N=1000, M=150, L=3", gen(1000, 150), 3, "0.1", 60, 10.0)]
+    if not quick:
+        specs.append(("N=10000, M=1500, L=2", gen(10000, 1500), 2, "0.1", 300, 60.0))
+    return specs
+
+
+def _scale_cases(res, _unused, targets, quick):
+    """Rows of the scale table and the targets of issue 16 item 5 (float64, timed with a budget)."""
+    import time
+
+    from numerics.config import FlowConfig
+    from numerics.limit import limit_solve
+
+    tab = Table("Limit solver at scale (float64)", ["problem", "status", "time", "r∞", "error bar", "projections",
+                                                    "message"])
+    res.tables.append(tab)
+    for label, build, L, eta_r, limit, target in _scale_specs(quick):
+        log(f"[6] scale: {label} (time_limit {limit} s)")
+        problem = build()
+        config = FlowConfig(L=L, r0=1, eta_r=eta_r, eta_u=1)
+        t0 = time.perf_counter()
+        out = limit_solve(problem, config, time_limit=limit)
+        dt = time.perf_counter() - t0
+        tab.rows.append([label, out.status.value, f"{dt:.3g} s",
+                         "–" if out.r_inf is None else fmt_g(out.r_inf, 16),
+                         fmt_g(out.r_inf_error, 2), out.iterations, out.message[:120]])
+        res.raw[f"scale: {label}"] = {"status": out.status.value, "seconds": dt, "time_limit": limit,
+                                      "r_inf": None if out.r_inf is None else float(out.r_inf),
+                                      "r_inf_error": out.r_inf_error, "message": out.message}
+        if target is not None:
+            targets.append(Target(f"float64 limit at {label}", f"< {target:g} s, converged",
+                                  f"{dt:.3g} s ({out.status.value})", out.converged and dt < target))
+
+
+if __name__ == "__main__":  # a script, not a timed test: python -m benchmarks.limit_targets [--quick]
+    import sys
+
+    out = run(quick="--quick" in sys.argv)
+    for t in out.tables:
+        print(t.markdown() + "\n")
+    for t in out.targets:
+        print(t)

@@ -36,7 +36,7 @@ TITLES = {
     "gd": "3. WN-GD: per-iteration cost vs the BLAS floor; batched vs sequential",
     "l1_solver": "4. As an ℓ1 solver: WN-GD / limit solver vs HiGHS",
     "scaling": "5. Scaling with N",
-    "limit": "6. Limit solver: the scalar equation of MATH.md §4 at float64 and at dps digits",
+    "limit": "6. Limit solver: the scalar equation of docs/math.md §4 at float64 and at dps digits",
 }
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "_results"

@@ -14,7 +14,7 @@
 # # 1. Derivations: the weight-normalised flow, its invariant, its limit, the ℓ1 gap
 #
 # This notebook walks through the symbolic side of **wnbias** (`theory/`, sympy only).
-# Every statement of `MATH.md` §1–§5 that the toolkit relies on is a `theory.Derivation`: a
+# Every statement of `docs/math.md` §1–§5 that the toolkit relies on is a `theory.Derivation`: a
 # frozen value holding the statement in LaTeX, the sympy expressions the derivation produced,
 # the assumptions it used, and a `check()` that re-establishes the claim with sympy (simplify
 # a difference to zero, take a limit, exhibit a sum of squares, or verify an inequality chain
@@ -39,11 +39,11 @@ checks = {name: d.check() for name, d in derivs.items()}
 print(f"{len(derivs)} derivations, all checked in {time.perf_counter() - t0:.1f} s")
 
 # %% [markdown]
-# An overview: name, the section of `MATH.md` it corresponds to, the method of proof, and the
+# An overview: name, the section of `docs/math.md` it corresponds to, the method of proof, and the
 # outcome of the check.
 
 # %%
-rows = ["| derivation | MATH.md | method | verified |", "|---|---|---|---|"]
+rows = ["| derivation | docs/math.md | method | verified |", "|---|---|---|---|"]
 for name, d in derivs.items():
     rows.append(f"| `{name}` | {d.section} | {d.method} | {'✔' if checks[name].verified else '✘'} |")
 display(Markdown("\n".join(rows)))
@@ -70,7 +70,7 @@ def tex(expr):
 
 def show(name):
     d, c = derivs[name], checks[name]
-    display(Markdown(f"**`{d.name}`** (MATH.md {d.section}) — check by *{d.method}*: "
+    display(Markdown(f"**`{d.name}`** (docs/math.md {d.section}) — check by *{d.method}*: "
                      f"{'✔ verified' if c.verified else '✘ NOT verified'}"))
     display(Math(d.statement))
     for label, expr in d.expressions:
@@ -180,7 +180,7 @@ show("potential_F")
 
 # %% [markdown]
 # Normalisation: `F_L(z) = (z − (L/2) z^{2/L})/(L − 2)` tends, as `L → 2`, to
-# `½(z log z − z)` — half the `F` written in `MATH.md` for `L = 2`. A positive multiple of `F`
+# `½(z log z − z)` — half the negative entropy `Σ z log z − z` usually written for `L = 2` (`docs/math.md` §4.1). A positive multiple of `F`
 # gives the same projection; the toolkit uses the `½` normalisation at every depth.
 
 # %%
@@ -207,7 +207,7 @@ show("radius_dual_identity")
 # From `D_F(x_∞, β) ≤ D_F(z*, β)` (the Bregman projection beats the ℓ1 minimiser `z*`), with
 # uniform `β_i = α_eff^L` and `S = ‖x_∞‖₁`. Each bound is an **inequality chain**: every
 # step is re-verified (the algebra by simplification, each named inequality by the
-# one-variable fact behind it), and the final bound is compared with the formula of `MATH.md`.
+# one-variable fact behind it), and the final bound is compared with the formula of `docs/math.md`.
 
 # %%
 show("l1_gap_bound_L2")

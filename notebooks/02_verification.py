@@ -14,7 +14,7 @@
 # # 2. Verification walkthrough: one problem, solved, then every claim checked
 #
 # Notebook 1 derived the theory symbolically. Here we take **one small problem** through the
-# numerical side of wnbias and check each claim of `MATH.md` on it, with figures:
+# numerical side of wnbias and check each claim of `docs/math.md` on it, with figures:
 #
 # 1. solve it: the float64 flow (`numerics.flow64.integrate`) and, independently, the limit
 #    from the scalar equation of §4 (`numerics.limit.limit_solve`), then what the limit means

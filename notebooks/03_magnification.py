@@ -14,7 +14,7 @@
 # # 3. Magnification: the ℓ1 gap against the learning-rate ratio η̃
 #
 # Weight normalisation changes the implicit bias of gradient flow through one number, the
-# **magnification factor** `ρ = (r₀/r_∞) exp((r_∞² − r₀²)/(2η̃))` (MATH.md §4): the flow ends
+# **magnification factor** `ρ = (r₀/r_∞) exp((r_∞² − r₀²)/(2η̃))` (docs/math.md §4): the flow ends
 # at the Bregman projection of the *effective* initialisation `β = (w₀/ρ)^{⊙L}`, i.e. as if
 # plain gradient flow had started from `α_eff = r₀/(√n ρ)` instead of `r₀/√n`. A smaller
 # `η̃ = η_r/η_u` makes `ρ` larger, `α_eff` smaller, and the limit closer to the ℓ1 minimiser.
@@ -27,7 +27,8 @@
 # with Bregman projections inside, no time integration — each point takes a fraction of a
 # second in float64) and the ℓ1 minimiser from HiGHS (`numerics.lp.l1_min`), and overlay the
 # bound and its rate. Then the regime the theory warns about: when the initial radius exceeds
-# the solution's (`r_∞ < r₀`), `ρ < 1` for every `η̃`, and a smaller `η̃` makes things worse.
+# the solution's (`r_∞ < r₀`), `ρ < r₀/r_∞` for every `η̃`, `ρ < 1` unless `η̃` is large
+# (docs/math.md §4.5), and a smaller `η̃` makes things worse.
 
 # %%
 # %matplotlib inline
@@ -148,7 +149,7 @@ for L, (b, se) in slopes.items():
 # `η̃` (left).
 #
 # **Monotonicity (claim C7).** What *is* exact is that `‖x_∞‖₁` never increases as `α_eff`
-# decreases (MATH.md §5). Checked on every sweep:
+# decreases (docs/math.md §5). Checked on every sweep:
 
 # %%
 for L, pts in sweep.items():
@@ -163,8 +164,10 @@ for L, pts in sweep.items():
 #
 # `ρ > 1` needs `r_∞ > r₀`: the flow must *grow* the radius. If the initial radius is larger
 # than the radius of the solution (`r₀ = 5` here, against `r_∞ ≈ 2.3` from `r₀ = 1`), the
-# radius shrinks, `ρ = (r₀/r_∞) e^{(r_∞² − r₀²)/(2η̃)} < 1` for *every* `η̃`, and a smaller `η̃`
-# makes `ρ` smaller still: the effective initialisation is *larger* than the actual one. The
+# radius shrinks, and `ρ = (r₀/r_∞) e^{(r_∞² − r₀²)/(2η̃)}` stays below `r₀/r_∞` for every `η̃`.
+# It is below 1 unless `η̃ > (r₀² − r_∞²)/(2 log(r₀/r_∞))` (about 25 here, far beyond the sweep;
+# docs/math.md §4.5), and a smaller `η̃` makes `ρ` smaller still: the effective initialisation is
+# *larger* than the actual one. The
 # toolkit reports this regime plainly (`LimitReport.magnification`, `message`).
 
 # %%
@@ -223,7 +226,7 @@ print(f"r0 = 1: ρ from {regime[1.0][-1][2]:.3g} up to {regime[1.0][0][2]:.3g}; 
 # %% [markdown]
 # Left: from `r₀ = 1`, `log ρ` grows without bound as `η̃ → 0` (at large `η̃` it dips below 1 there
 # too: `r_∞ > r₀` is necessary for `ρ > 1`, not sufficient, since the factor `r₀/r_∞ < 1` must be
-# beaten by `exp((r_∞² − r₀²)/(2η̃))`); from `r₀ = 5`, `ρ` stays below 1 for every `η̃` and
+# beaten by `exp((r_∞² − r₀²)/(2η̃))`); from `r₀ = 5`, `ρ` stays below 1 for every `η̃` of the sweep and
 # *decreases* with `η̃` (`log ρ < 0`). Middle: correspondingly the gap collapses from `r₀ = 1` but
 # stays at several times `‖z*‖₁` from `r₀ = 5` — and grows (slightly, see the numbers above) as
 # `η̃` decreases. Right: the mechanism — the radius grows from `r₀ = 1` (by 1.3) but shrinks from

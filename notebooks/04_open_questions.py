@@ -16,7 +16,7 @@
 # The theory leaves questions open that numerics can inform, though not settle:
 #
 # 1. **Does WN-GF converge for `L > 2`?** The paper proves convergence for `L = 2` and
-#    *assumes* it for deeper models (MATH.md §6). We integrate small problems over long
+#    *assumes* it for deeper models (docs/math.md §6). We integrate small problems over long
 #    horizons with the implicit float64 integrator and look at the loss: plateaus, tails,
 #    and whether the end point is the limit the theory predicts.
 # 2. **The rate/accuracy trade-off.** A smaller `η̃` gives a larger magnification and a smaller
@@ -96,7 +96,7 @@ plt.show()
 # drop below the tolerance. The slow runs (small `η̃` with `L = 3, 4`) end in long tails that
 # fall like a power of `t` (the table's tail fit prefers a power law for them, with exponents
 # between 1 and 2), reaching the tolerance only near `t ≈ 10⁷`, if at all — consistent with the
-# stiffness picture of MATH.md §6, where off-support coordinates of size `x_i` relax at rates
+# stiffness picture of docs/math.md §6, where off-support coordinates of size `x_i` relax at rates
 # `∝ x_i^{2(L−1)/L}`, i.e. more slowly the deeper the model. The loss keeps decreasing in every
 # run; nothing seen here contradicts convergence for `L > 2`, and nothing proves it.
 #

@@ -14,9 +14,19 @@ class Status(str, enum.Enum):
     """Why a solver stopped.  The value is the string written to JSON."""
 
     CONVERGED = "converged"
+    """Within the solver's stated tolerance, and nothing less."""
     NOT_CONVERGED = "not_converged"
+    """Budget of steps or time horizon spent before the tolerance was reached."""
+    NOISE_FLOOR = "noise_floor"
+    """Stopped because the working precision cannot reduce the residual further, while the
+    residual (reported in the message and on the result) is still above the tolerance."""
+    TIME_LIMIT = "time_limit"
+    """The caller's wall-clock budget (``time_limit=`` seconds) ran out first."""
     DIVERGED = "diverged"
     INCONSISTENT = "inconsistent"
+    TRIVIAL = "trivial"
+    """The problem is trivial: ``y = 0``, so ``z = 0`` is feasible and the ℓ1 optimum is 0 (other
+    nonnegative solutions of ``Az = 0`` may exist; the solver's message says what it concluded)."""
     FAILED = "failed"
 
     def __str__(self) -> str:  # pragma: no cover - trivial
@@ -24,7 +34,10 @@ class Status(str, enum.Enum):
 
 
 class NumericalError(RuntimeError):
-    """Raised on request when a result's status is not ``CONVERGED``."""
+    """Raised on request when a result's status is not ``CONVERGED``.
+
+    This (and its subclasses) is the only exception type that the verification layer turns
+    into a verdict; any other exception is a programming error and propagates."""
 
     def __init__(self, status: Status, message: str):
         super().__init__(f"{status.value}: {message}")

@@ -1,4 +1,4 @@
-"""Bregman projection onto ``{z ≥ 0 : Az = y}`` by Newton's method on the dual (MATH.md §4).
+"""Bregman projection onto ``{z ≥ 0 : Az = y}`` by Newton's method on the dual (docs/math.md §4).
 
 The potential is normalised so that its gradient is the ``L``-logarithm of ``z^{1/L}``::
 
@@ -6,7 +6,8 @@ The potential is normalised so that its gradient is the ``L``-logarithm of ``z^{
     F(z)  = ½ Σ (z log z − z)        (L = 2)
     F(z)  = Σ (z − (L/2) z^{2/L})/(L − 2)   (L > 2)
 
-(for ``L = 2`` this is half the ``F`` of MATH.md §4; a positive multiple gives the same projection).
+(for ``L = 2`` this is half the usual negative entropy ``Σ z log z − z``; a positive
+multiple gives the same projection, docs/math.md §4.1).
 The projection ``x = argmin{D_F(z, β) : Az = y, z ≥ 0}`` satisfies ``∇F(x) = ∇F(β) + Aᵀν``
 for a dual vector ``ν ∈ R^M``, i.e.::
 
@@ -24,15 +25,27 @@ on how fast any ``x_i`` may grow in one step is used; ``β`` enters only through
 When ``dps`` is set, a float64 pass supplies the starting point (unless ``nu0`` is given) and the
 Newton iteration then runs in mpmath at ``dps`` (+ guard digits) with an mpmath Cholesky factor
 of the ``M × M`` Hessian.  No nonnegative solution of ``Az = y`` means ``ψ`` is unbounded below;
-this is detected from a Farkas certificate (a direction ``d`` with ``Aᵀd ≤ 0 < ⟨d, y⟩``) or
-confirmed with a HiGHS feasibility LP, and reported as :attr:`Status.INCONSISTENT`.
+this is detected from a Farkas certificate (a direction ``d`` with ``Aᵀd ≤ 0 < ⟨d, y⟩``, counted
+only when a HiGHS feasibility LP on a scaled copy finds no feasible point: on the boundary of the
+cone ``A·R₊ⁿ`` rounding alone produces such directions) or from the LP, and reported as
+:attr:`Status.INCONSISTENT`.
+
+Statuses mean what they say (docs/math.md §4): CONVERGED only with ``‖Ax − y‖ ≤ tol`` (``tol``
+relative to ``‖y‖``), the iterate returned being the best one seen; NOISE_FLOOR when the working
+precision cannot reduce the residual further (the reached residual is on the result and in the
+message); TIME_LIMIT when the caller's ``time_limit=`` runs out (checked at every Newton step and
+line-search trial); NOT_CONVERGED when the iterations run out.  Path-following in ``log β`` warm
+starts each point from a secant predictor along the dual path, which is close to linear in ``τ``
+where ``β`` is tiny (an 8×20 problem with ``A`` scaled by 1e-5 needed ``β = e^{-1.4e6}`` in the
+limit solver's root search, and stalled without it).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import mpmath
 import numpy as np
@@ -201,6 +214,18 @@ class _Dual64:
         return float(np.min(frac * b[pos] / dd[pos]))
 
 
+def _gram64(A, w):
+    """``A diag(w) Aᵀ`` (``w ≥ 0``) by a symmetric rank-k update of ``A diag(√w)`` (BLAS ``dsyrk``:
+    half the flops of the general product, which dominates a Newton step when ``n ≫ M``)."""
+    from scipy.linalg.blas import dsyrk
+
+    B = A * np.sqrt(w)
+    H = dsyrk(1.0, B)  # upper triangle
+    iu = np.tril_indices_from(H, -1)
+    H[iu] = H.T[iu]
+    return H
+
+
 def _solve_spd64(H, g):
     try:
         cf = scipy.linalg.cho_factor(H, check_finite=False)
@@ -225,18 +250,38 @@ def _single_thread_blas():
     return threadpool_limits(1, user_api="blas")
 
 
-def _newton64(A, y, logb, L, tol_accept, max_iter, nu0, ref=None):
+def _expired(deadline) -> bool:
+    return deadline is not None and time.perf_counter() > deadline
+
+
+def _newton64(A, y, logb, L, tol_accept, max_iter, nu0, ref=None, deadline=None, scale=None, polish=False):
     """Newton from ``nu0`` (or 0); when that fails, path-following in ``log β_τ = τ log β``.
 
     Newton on this dual is slow from a start where ``x`` sits hundreds of orders of magnitude
     below the solution (few coordinates race ahead, the Hessian becomes singular in float64),
     so a failed direct attempt is followed by a homotopy from ``β = 1`` (an easy, well-scaled
-    projection), warm-starting each ``τ`` from the previous dual point and adapting the step in ``τ``.
+    projection), warm-starting each ``τ`` from a secant predictor of the dual path and adapting
+    the step in ``τ``.  ``deadline`` (a ``time.perf_counter()`` value): status TIME_LIMIT after it.
+    ``polish``: the final Newton run goes on to float64's rounding level (see :func:`_newton64_impl`).
     """
+    if scale is None:
+        scale = _res_scale(y)
     with _single_thread_blas():
-        direct_budget = min(max_iter, 60)
-        out = _newton64_impl(A, y, logb, L, tol_accept, direct_budget, nu0)
-        if out["status"] in (Status.CONVERGED, Status.INCONSISTENT):
+        out = None
+        if ref is not None:
+            # the tangent predictor from the solved reference point first (see _tangent_start); when
+            # it does not converge quickly the step from the reference is too long for it, and
+            # path-following from the reference (tangent-predicted steps) is cheaper than insisting
+            ts = _tangent_start(A, L, ref[0], ref[1], logb)
+            if ts is not None:
+                out = _newton64_impl(A, y, logb, L, tol_accept, min(max_iter, 30), ts, deadline, scale, polish)
+                if out["status"] in (Status.CONVERGED, Status.INCONSISTENT, Status.TIME_LIMIT, Status.NOISE_FLOOR):
+                    return out
+        if out is None or nu0 is None or ref is None or not np.array_equal(np.asarray(nu0), np.asarray(ref[1])):
+            direct_budget = min(max_iter, 60)
+            out = _newton64_impl(A, y, logb, L, tol_accept, direct_budget, nu0, deadline, scale, polish)
+        # NOISE_FLOOR: float64 cannot do better at this β; path-following would end at the same floor
+        if out["status"] in (Status.CONVERGED, Status.INCONSISTENT, Status.TIME_LIMIT, Status.NOISE_FLOOR):
             return out
         total = out["it"]
         tau, dtau = 0.0, 1.0
@@ -245,35 +290,55 @@ def _newton64(A, y, logb, L, tol_accept, max_iter, nu0, ref=None):
             origin = "the reference β"
         else:
             logb0 = 0.0 * logb
-            first = _newton64_impl(A, y, logb0, L, tol_accept, 60, None)
+            first = _newton64_impl(A, y, logb0, L, tol_accept, 60, None, deadline, scale)
             total += first["it"]
             if first["status"] is not Status.CONVERGED:
                 first["it"] = total
-                return first if first["status"] is Status.INCONSISTENT else out
+                return first if first["status"] in (Status.INCONSISTENT, Status.TIME_LIMIT) else out
             nu = first["nu"]
             origin = "β = 1"
         steps = 0
+        prev = None  # (tau, nu) of the previous point on the path, for the secant predictor
         while tau < 1.0 and total < 20 * max_iter and steps < 400:
             steps += 1
             tn = min(1.0, tau + dtau)
-            o = _newton64_impl(A, y, logb0 + tn * (logb - logb0), L, tol_accept, 30, nu)
-            total += o["it"]
-            if o["status"] is Status.CONVERGED:
+            logb_t = logb0 + tn * (logb - logb0)
+            starts = [nu]
+            if prev is not None:
+                # the dual path is close to linear in τ where β is tiny (L = 2: log x_i off the
+                # support is affine in log β), so extrapolating from the last two points is a far
+                # better start than the last point itself
+                starts.insert(0, nu + (tn - tau) / (tau - prev[0]) * (nu - prev[1]))
+            if L > 2 or prev is None:
+                # for L > 2 the path is not linear in τ (β^{(2−L)/L} is exponential in it), and at the
+                # first step there is no secant: the tangent
+                ts = _tangent_start(A, L, logb0 + tau * (logb - logb0), nu, logb_t)
+                if ts is not None:
+                    starts.insert(0, ts)
+            o = None
+            for s in starts:
+                o = _newton64_impl(A, y, logb_t, L, tol_accept, 30, s, deadline, scale)
+                total += o["it"]
+                if o["status"] in (Status.CONVERGED, Status.NOISE_FLOOR, Status.INCONSISTENT, Status.TIME_LIMIT):
+                    break
+            if o["status"] in (Status.CONVERGED, Status.NOISE_FLOOR):  # intermediate points are warm starts only
+                prev = (tau, nu)
                 tau, nu = tn, o["nu"]
                 if o["it"] <= 8:
                     dtau *= 2
-                last = o
-            elif o["status"] is Status.INCONSISTENT:
+            elif o["status"] in (Status.INCONSISTENT, Status.TIME_LIMIT):
                 o["it"] = total
+                if o["status"] is Status.TIME_LIMIT:
+                    o["message"] = f"path-following from {origin} had reached τ = {tau:.3g}"
                 return o
             else:
                 dtau /= 4
                 if dtau < 1e-8:
                     break
         if tau >= 1.0:
-            last = _newton64_impl(A, y, logb, L, tol_accept, max_iter, nu)
+            last = _newton64_impl(A, y, logb, L, tol_accept, max_iter, nu, deadline, scale, polish)
             last["it"] += total
-            if last["status"] is Status.CONVERGED:
+            if last["status"] in (Status.CONVERGED, Status.NOISE_FLOOR):
                 last["message"] = (last["message"] + "; " if last["message"] else "") + \
                     f"reached by path-following from {origin} ({steps} steps)"
             return last
@@ -282,51 +347,138 @@ def _newton64(A, y, logb, L, tol_accept, max_iter, nu0, ref=None):
         return out
 
 
-def _newton64_impl(A, y, logb, L, tol_accept, max_iter, nu0):
+def _tangent_start(A, L, logb_ref, nu_ref, logb_new):
+    """A first-order (tangent) predictor of the dual point for ``log β_new`` from a solved
+    ``(log β_ref, ν_ref)``, or None.
+
+    ``θ = ∇F(β) + Aᵀν`` is linear in ``∇F(β)``, and ``Ax(θ) = y`` stays satisfied to first order when
+    ``A D dθ = 0`` (``D = dx/dθ``): ``Δν = −(ADAᵀ)⁻¹ A D Δ∇F(β)``.  For ``L > 2`` the old ``ν`` is a poor
+    start when ``β^{(2−L)/L}`` grows: the support's bases ``β^{(2−L)/L} − (L−2)Aᵀν`` would grow with it
+    and ``x`` collapse there, while the tangent keeps them (docs/math.md §4)."""
+    try:
+        logb_ref = np.asarray(logb_ref, dtype=float)
+        nu_ref = np.asarray(nu_ref, dtype=float)
+        f = _Dual64(A, None, logb_ref, L)
+        with np.errstate(over="ignore", invalid="ignore"):
+            pt = f.point(f.base(nu_ref))
+            if pt is None:
+                return None
+            D = pt[2]
+            if L == 2:
+                dF = 0.5 * (logb_new - logb_ref)
+            else:
+                dF = (np.exp((2 - L) / L * logb_new) - f.c) / (2 - L)
+            if not (np.all(np.isfinite(dF)) and np.all(np.isfinite(D))):
+                return None
+            s = D.max()
+            if not s > 0:
+                return None
+            Ds = D / s
+            H = _gram64(A, Ds)
+            H[np.diag_indices_from(H)] += 1e-14 * float(np.max(np.diag(H)))
+            dnu = -_solve_spd64(H, A @ (Ds * dF))
+        nu = nu_ref + dnu
+        if not np.all(np.isfinite(nu)):
+            return None
+        return nu
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError):  # pragma: no cover - defensive
+        return None
+
+
+def _confirm_infeasible(A, y, deadline) -> bool:
+    """A Farkas candidate (``Aᵀd ≤ 0 < ⟨d, y⟩`` from the Newton direction) is rounding-sensitive when
+    ``y`` lies on the boundary of the cone ``A·R₊ⁿ`` (feasible, with ``⟨d, y⟩ = 0`` in exact
+    arithmetic): it counts only unless HiGHS finds a feasible point."""
+    left = None if deadline is None else deadline - time.perf_counter()
+    return _feasible_lp(A, y, left) is not True
+
+
+def _res_scale(y) -> float:
+    """What ``tol`` is relative to: ``‖y‖`` (absolute when ``y = 0``), so that the accepted
+    residual scales with the data (``A`` and ``y`` scaled together give the same verdict)."""
+    ny = float(np.linalg.norm(y))
+    return ny if ny > 0 else 1.0
+
+
+def _newton64_impl(A, y, logb, L, tol_accept, max_iter, nu0, deadline=None, scale=None, polish=False):
+    """One damped Newton run.  The iterate returned is the best one seen (smallest residual), and
+    ``status`` is CONVERGED only when its residual is at most ``tol_accept``.
+
+    ``polish``: do not stop at ``tol(15, K_ROUNDOFF)·‖y‖`` but at the rounding level of ``Ax − y``
+    (``10 eps (‖|A|x‖ + ‖y‖)``) or when the residual stops halving.  The limit solver asks for it
+    where ``Σ x^{2/L}`` is evaluated for its answer: with ``x_i`` far below ``‖y‖``, a residual of
+    ``1e-12‖y‖`` leaves those entries wrong by orders of magnitude, and ``x^{2/L}`` (not Lipschitz at
+    0) turns that into an error of ``S`` no first-order bound sees."""
     f = _Dual64(A, y, logb, L)
     M = A.shape[0]
     nu = np.zeros(M) if nu0 is None else np.array(nu0, dtype=float)
     base = f.base(nu)
     pt = f.point(base)
+    if not np.all(np.isfinite(base)):
+        return dict(nu=np.zeros(M), x=None, logx=None, res=math.inf, it=0, status=Status.FAILED,
+                    message="β^{(2−L)/L} or Aᵀν overflows float64 at the starting point")
     if pt is None:
         return dict(nu=np.zeros(M), x=None, logx=None, res=math.inf, it=0, status=Status.FAILED,
-                    message="the starting dual point nu0 is outside the domain (a base β^{(2−L)/L} − (L−2)Aᵀν "
-                            "is not positive); start from nu0 = 0")
+                    message="the warm-start dual point is outside the domain (a base β^{(2−L)/L} − (L−2)Aᵀν "
+                            "is not positive); a cold start (ν = 0) is inside it")
     x, logx, D, S2 = pt
-    scale = max(1.0, float(np.linalg.norm(y)))
-    tol_tight = _tol(DPS_FLOAT64, K_ROUNDOFF) * scale
+    if scale is None:
+        scale = _res_scale(y)
+    tol_tight = 0.0 if polish else min(_tol(DPS_FLOAT64, K_ROUNDOFF) * scale, tol_accept)
+    absA = np.abs(A) if polish else None
+    ny = float(np.linalg.norm(y))
     cap = _LOG_GROWTH_CAP
     best = math.inf
+    keep = None  # (res, nu, x, logx) of the best iterate
     stall = 0
     it = 0
-    normA = float(np.linalg.norm(A, 2))
+    normA = []  # ‖A‖₂, computed on first use (an SVD of A: only when the iteration stalls)
 
     def noise_floor(D):
         # for L > 2, θ = ∇F(β) + Aᵀν holds |∇F(β)| ~ β^{(2−L)/L}/(L−2): float64 resolves θ only to
         # eps·|θ_i|, i.e. x_i to D_i·eps·|θ_i|, and Ax − y to about ‖A‖·max_i D_i eps |θ_i|
         if L == 2:
             return 0.0
+        if not normA:
+            normA.append(float(np.linalg.norm(A, 2)))
         with np.errstate(over="ignore", invalid="ignore"):
-            fl = 10 * np.finfo(float).eps * normA * float(np.nanmax(D * f.c)) / (L - 2)
+            fl = 10 * np.finfo(float).eps * normA[0] * float(np.nanmax(D * f.c)) / (L - 2)
         return fl if np.isfinite(fl) else 0.0
     status, message = Status.NOT_CONVERGED, ""
+    floor_exit = False  # stopped because float64 cannot make progress (not for lack of iterations)
     for it in range(1, max_iter + 1):
         g = A @ x - y
         res = float(np.linalg.norm(g))
-        if res <= tol_tight:
+        if not math.isfinite(res):
+            status, message = Status.FAILED, f"the residual became non-finite at Newton step {it}"
+            break
+        if keep is None or res < keep[0]:
+            keep = (res, nu, x, logx)
+        if res <= tol_tight or (polish and res <= 10 * np.finfo(float).eps * (
+                float(np.linalg.norm(absA @ x)) + ny)):
             status = Status.CONVERGED
+            break
+        if _expired(deadline):
+            status = Status.TIME_LIMIT
             break
         if res < 0.5 * best:
             best, stall = res, 0
         else:
             stall += 1
-            if stall >= 4 and best <= tol_accept:
+            if stall >= 4 and keep[0] <= tol_accept:
                 status = Status.CONVERGED
                 break
-            if stall >= 4 and best <= min(noise_floor(D), math.sqrt(tol_accept) * 1e-2):
-                status = Status.CONVERGED
-                message = (f"stopped at float64's noise floor {noise_floor(D):.2g} for β^{{(2−L)/L}} up to "
-                           f"{float(np.max(f.c)):.2g} (use dps= for more digits)")
+            fl = noise_floor(D)
+            # rounding alone leaves ‖Ax − y‖ at about eps·‖ |A| x ‖ + eps‖y‖: nothing below it is reachable
+            fr = 10 * np.finfo(float).eps * (float(np.linalg.norm(np.abs(A) @ x)) + float(np.linalg.norm(y)))
+            if stall >= 4 and best <= fr:
+                status = Status.NOISE_FLOOR
+                message = f"float64's rounding level {fr:.2g} for ‖Ax − y‖ reached"
+                break
+            if stall >= 4 and best <= min(fl, math.sqrt(tol_accept) * 1e-2):
+                status = Status.NOISE_FLOOR
+                message = (f"float64's noise floor {fl:.2g} for β^{{(2−L)/L}} up to "
+                           f"{float(np.max(f.c)):.2g} reached")
                 break
         # Newton step κ·δ with δ = −(A diag(D/e^m) Aᵀ)^{-1} g, κ = e^{−m}: scaled so that the Hessian
         # stays representable when every x_i is below float64's range (the far phase, where the
@@ -335,52 +487,77 @@ def _newton64_impl(A, y, logb, L, tol_accept, max_iter, nu0):
         m = float(logD.max())
         if not np.isfinite(m):
             m = 0.0
-        H = (A * np.exp(logD - m)) @ A.T
+        H = _gram64(A, np.exp(logD - m))
         # Levenberg–Marquardt shift at float64's resolution of H: matters only in directions where H is
         # singular to working precision (tiny x_i that must grow by many orders); the growth cap
         # then sets the step there
         H[np.diag_indices_from(H)] += 1e-13 * float(np.max(np.diag(H)))
         delta = -_solve_spd64(H, g)
+        if not np.all(np.isfinite(delta)):
+            floor_exit = True
+            message = "the Newton system could not be solved in float64"
+            break
         kappa = math.exp(min(-m, 700.0))
         slope = float(g @ delta)
         atd = A.T @ delta
         dy = float(delta @ y)
         # Farkas certificate Aᵀd ≤ 0 < ⟨d, y⟩, with ⟨d, y⟩ clear of roundoff (y on the boundary
         # of the cone {Az : z ≥ 0} gives ⟨d, y⟩ = 0 exactly, and rounding must not flip it)
-        if dy > _tol(DPS_FLOAT64, K_SOLVE) * np.linalg.norm(delta) * np.linalg.norm(y) and atd.max() <= 0:
+        if dy > _tol(DPS_FLOAT64, K_SOLVE) * np.linalg.norm(delta) * np.linalg.norm(y) and atd.max() <= 0 \
+                and _confirm_infeasible(A, y, deadline):
             return dict(nu=nu, x=x, logx=logx, res=res, it=it, status=Status.INCONSISTENT,
                         message="Az = y has no nonnegative solution: a Farkas certificate d with Aᵀd ≤ 0 < ⟨d, y⟩ "
                                 "was found (the dual is unbounded)")
         if slope >= 0:
-            status = Status.CONVERGED if res <= tol_accept else Status.NOT_CONVERGED
-            message = "Newton direction is not a descent direction (noise floor reached)"
+            floor_exit = True
+            message = "the Newton direction is not a descent direction at float64's resolution"
             break
         db = f.dbase(delta)
         tmax = f.max_step(nu, logx, delta, cap)
         t = min(kappa, tmax)
         accepted = False
         S2sum = float(S2.sum())
+        fuzz = 1e-15 * (S2sum + 1)
         for _ in range(80):
             trial = base + t * db
             pt = f.point(trial)
             if pt is not None:
                 diff = float((pt[3] - S2).sum()) - t * dy   # ψ(trial) − ψ(current), without cancellation
-                if diff <= _ARMIJO * t * slope + 1e-15 * (S2sum + 1):
+                if diff <= _ARMIJO * t * slope + fuzz:
+                    accepted = True
+                    break
+                # near the optimum ψ's decrease (~ slope) can fall below float64's resolution of ψ
+                # while the residual is still far above its rounding level (tiny x_i that are wrong by
+                # orders of magnitude, on a degenerate vertex): then the gradient norm ‖Ax − y‖ is the
+                # merit function (it too must decrease by an Armijo fraction)
+                if abs(diff) <= 10 * fuzz and abs(slope) <= 10 * fuzz and \
+                        float(np.linalg.norm(A @ pt[0] - y)) <= (1 - _ARMIJO * t) * res:
                     accepted = True
                     break
             t *= 0.5
         if not accepted:
-            status = Status.CONVERGED if res <= tol_accept else Status.NOT_CONVERGED
-            message = "line search failed (noise floor reached)"
+            floor_exit = True
+            message = "the line search failed at float64's resolution"
             break
         # the growth cap adapts: doubled after a capped step was accepted whole, reset otherwise
         cap = min(cap * 2, 64 * _LOG_GROWTH_CAP) if (t == tmax and tmax < kappa) else _LOG_GROWTH_CAP
         nu = nu + t * delta
         base = trial
         x, logx, D, S2 = pt
-    res = float(np.linalg.norm(A @ x - y))
-    if status is Status.NOT_CONVERGED and res <= tol_accept:
+    else:
+        res = float(np.linalg.norm(A @ x - y))
+        if math.isfinite(res) and (keep is None or res < keep[0]):
+            keep = (res, nu, x, logx)
+    if keep is None:
+        return dict(nu=nu, x=None, logx=None, res=math.inf, it=it, status=Status.FAILED,
+                    message=message or "no finite iterate")
+    res, nu, x, logx = keep
+    if status is not Status.INCONSISTENT and res <= tol_accept:
         status = Status.CONVERGED
+    elif status is Status.CONVERGED:  # never above the tolerance
+        status = Status.NOT_CONVERGED
+    elif floor_exit and status is Status.NOT_CONVERGED:
+        status = Status.NOISE_FLOOR
     return dict(nu=nu, x=x, logx=logx, res=res, it=it, status=status, message=message)
 
 
@@ -437,6 +614,7 @@ class _MPChol:
 
 class _DualMP:
     def __init__(self, A, y, logb, L):
+        self.A64, self.y64 = A, y
         self.L = L
         self.M, self.n = A.shape
         self.rows = [[mpmath.mpf(float(v)) for v in A[i]] for i in range(self.M)]
@@ -528,12 +706,12 @@ def dual_hessian_solver(D, A_rows_mp=None, A=None):
     return C.solve
 
 
-def _newton_mp(f: _DualMP, tol_accept, tol_tight, max_iter, nu, working_dps):
+def _newton_mp(f: _DualMP, tol_accept, tol_tight, max_iter, nu, working_dps, deadline=None):
     base = f.base(nu)
     pt = f.point(base)
     if pt is None:
         return dict(nu=nu, x=None, logx=None, res=mpmath.inf, it=0, status=Status.FAILED,
-                    message="the starting dual point is outside the domain; start from nu0 = 0")
+                    message="the warm-start dual point is outside the domain; a cold start (ν = 0) is inside it")
     x, logx, D, S2 = pt
     eps_psi = mpmath.mpf(10) ** (-working_dps + 3)
     rel_pivot = mpmath.mpf(10) ** (-working_dps + 3)
@@ -546,17 +724,27 @@ def _newton_mp(f: _DualMP, tol_accept, tol_tight, max_iter, nu, working_dps):
     status, message = Status.NOT_CONVERGED, ""
     it = 0
     cap = _LOG_GROWTH_CAP
+    keep = None  # (res, nu, x, logx) of the best iterate
+    floor_exit = False
     for it in range(1, max_iter + 1):
         g = [a - b for a, b in zip(f.Ax(x), f.y)]
         res = mpmath.norm(g)
+        if not mpmath.isfinite(res):
+            status, message = Status.FAILED, f"the residual became non-finite at Newton step {it}"
+            break
+        if keep is None or res < keep[0]:
+            keep = (res, nu, x, logx)
         if res <= tol_tight:
             status = Status.CONVERGED
+            break
+        if _expired(deadline):
+            status = Status.TIME_LIMIT
             break
         if res < best / 2:
             best, stall = res, 0
         else:
             stall += 1
-            if stall >= 3 and best <= tol_accept:
+            if stall >= 3 and keep[0] <= tol_accept:
                 status = Status.CONVERGED
                 break
         H = f.hessian(D)
@@ -571,19 +759,21 @@ def _newton_mp(f: _DualMP, tol_accept, tol_tight, max_iter, nu, working_dps):
         slope = mpmath.fdot(g, delta)
         atd = f.at(delta)
         dy = mpmath.fdot(delta, f.y)
-        if dy > tol_accept * mpmath.norm(delta) and max(atd) <= 0:
+        if dy > tol_accept * mpmath.norm(delta) and max(atd) <= 0 and _confirm_infeasible(f.A64, f.y64, deadline):
             return dict(nu=nu, x=x, logx=logx, res=res, it=it, status=Status.INCONSISTENT,
                         message="Az = y has no nonnegative solution: a Farkas certificate d with Aᵀd ≤ 0 < ⟨d, y⟩ "
                                 "was found (the dual is unbounded)")
         if slope >= 0:
-            status = Status.CONVERGED if res <= tol_accept else Status.NOT_CONVERGED
-            message = "Newton direction is not a descent direction (noise floor reached)"
+            floor_exit = True
+            message = f"the Newton direction is not a descent direction at {working_dps} digits"
             break
         db = f.dbase(delta)
         t = tmax = f.max_step(logx, delta, cap)
         accepted = False
         S2sum = mpmath.fsum(S2)
         for _ in range(120):
+            if _expired(deadline):
+                break
             trial = [a + t * d for a, d in zip(base, db)]
             pt = f.point(trial)
             if pt is not None:
@@ -593,46 +783,74 @@ def _newton_mp(f: _DualMP, tol_accept, tol_tight, max_iter, nu, working_dps):
                     break
             t /= 2
         if not accepted:
-            status = Status.CONVERGED if res <= tol_accept else Status.NOT_CONVERGED
-            message = "line search failed (noise floor reached)"
+            if _expired(deadline):
+                status = Status.TIME_LIMIT
+                break
+            floor_exit = True
+            message = f"the line search failed at {working_dps} digits"
             break
         # the growth cap adapts: doubled after a capped step was accepted whole, reset otherwise
         cap = min(cap * 2, 64 * _LOG_GROWTH_CAP) if (t == tmax and tmax < 1) else _LOG_GROWTH_CAP
         nu = [a + t * d for a, d in zip(nu, delta)]
         base = trial
         x, logx, D, S2 = pt
-    res = mpmath.norm([a - b for a, b in zip(f.Ax(x), f.y)])
-    if status is Status.NOT_CONVERGED and res <= tol_accept:
+    else:
+        res = mpmath.norm([a - b for a, b in zip(f.Ax(x), f.y)])
+        if mpmath.isfinite(res) and (keep is None or res < keep[0]):
+            keep = (res, nu, x, logx)
+    if keep is None:
+        return dict(nu=nu, x=None, logx=None, res=mpmath.inf, it=it, status=Status.FAILED,
+                    message=message or "no finite iterate")
+    res, nu, x, logx = keep
+    if res <= tol_accept:
         status = Status.CONVERGED
+    elif status is Status.CONVERGED:  # never above the tolerance
+        status = Status.NOT_CONVERGED
+    elif floor_exit and status is Status.NOT_CONVERGED:
+        status = Status.NOISE_FLOOR
     return dict(nu=nu, x=x, logx=logx, res=res, it=it, status=status, message=message)
 
 
-def _path_mp(f: _DualMP, logb, tol_accept, tol_tight, max_iter, working_dps, failed):
-    """Path-following in mpmath from ``β = 1``: ``log β_τ = τ log β``, warm-started, adaptive ``τ`` steps."""
+def _path_mp(f: _DualMP, logb, tol_accept, tol_tight, max_iter, working_dps, failed, deadline=None):
+    """Path-following in mpmath from ``β = 1``: ``log β_τ = τ log β``, secant-predicted warm starts,
+    adaptive ``τ`` steps."""
     M = f.M
     zero = [mpmath.mpf(0)] * M
     f.set_logb([mpmath.mpf(0)] * len(logb))
-    o = _newton_mp(f, tol_accept, tol_tight, 60, zero, working_dps)
+    o = _newton_mp(f, tol_accept, tol_tight, 60, zero, working_dps, deadline)
     total = o["it"]
     if o["status"] is not Status.CONVERGED:
         f.set_logb(logb)
+        if o["status"] is Status.TIME_LIMIT:
+            failed = dict(failed, status=Status.TIME_LIMIT)
         return failed
     nu = o["nu"]
     tau, dtau = mpmath.mpf(0), mpmath.mpf(1)
     steps = 0
+    prev = None
     while tau < 1 and total < 20 * max_iter and steps < 400:
         steps += 1
         tn = min(mpmath.mpf(1), tau + dtau)
         f.set_logb([tn * v for v in logb])
-        o = _newton_mp(f, tol_accept, tol_tight, 30, nu, working_dps)
-        total += o["it"]
-        if o["status"] is Status.CONVERGED:
+        starts = [nu]
+        if prev is not None:
+            c = (tn - tau) / (tau - prev[0])
+            starts.insert(0, [a + c * (a - b) for a, b in zip(nu, prev[1])])
+        for s in starts:
+            o = _newton_mp(f, tol_accept, tol_tight, 30, s, working_dps, deadline)
+            total += o["it"]
+            if o["status"] in (Status.CONVERGED, Status.NOISE_FLOOR, Status.INCONSISTENT, Status.TIME_LIMIT):
+                break
+        if o["status"] in (Status.CONVERGED, Status.NOISE_FLOOR):
+            prev = (tau, nu)
             tau, nu = tn, o["nu"]
             if o["it"] <= 8:
                 dtau *= 2
-        elif o["status"] is Status.INCONSISTENT:
+        elif o["status"] in (Status.INCONSISTENT, Status.TIME_LIMIT):
             f.set_logb(logb)
             o["it"] = total
+            if o["status"] is Status.TIME_LIMIT:
+                o["message"] = f"mp path-following from β = 1 had reached τ = {mpmath.nstr(tau, 3)}"
             return o
         else:
             dtau /= 4
@@ -643,32 +861,50 @@ def _path_mp(f: _DualMP, logb, tol_accept, tol_tight, max_iter, working_dps, fai
         failed["message"] = f"mp path-following from β = 1 stalled at τ = {mpmath.nstr(tau, 3)}"
         failed["it"] += total
         return failed
-    last = _newton_mp(f, tol_accept, tol_tight, max_iter, nu, working_dps)
+    last = _newton_mp(f, tol_accept, tol_tight, max_iter, nu, working_dps, deadline)
     last["it"] += total
-    if last["status"] is Status.CONVERGED:
-        last["message"] = f"reached by mp path-following from β = 1 ({steps} steps)"
+    if last["status"] in (Status.CONVERGED, Status.NOISE_FLOOR):
+        last["message"] = (last["message"] + "; " if last["message"] else "") + \
+            f"reached by mp path-following from β = 1 ({steps} steps)"
     return last
 
 
 # -------------------------------------------------------------------------------------------
-def _feasible_lp(A, y) -> Optional[bool]:
-    """HiGHS feasibility of ``{z ≥ 0 : Az = y}`` (None when HiGHS cannot tell)."""
+def _feasible_lp(A, y, time_left=None) -> Optional[bool]:
+    """HiGHS feasibility of ``{z ≥ 0 : Az = y}`` (None when HiGHS cannot tell).
+
+    Solved on a copy with rows, columns and ``y`` scaled to unit max-norm (the same feasibility,
+    up to a positive diagonal change of variables), so badly scaled data do not read as infeasible; only
+    HiGHS's "infeasible" status counts as infeasible."""
     from scipy.optimize import linprog
 
+    if time_left is not None and time_left <= 0:
+        return None
     n = A.shape[1]
+    rs = np.max(np.abs(A), axis=1)
+    rs[rs == 0] = 1.0
+    As, ys = A / rs[:, None], y / rs
+    cs = np.max(np.abs(As), axis=0)
+    cs[cs == 0] = 1.0
+    As = As / cs[None, :]
+    ym = float(np.max(np.abs(ys))) if ys.size else 0.0
+    if ym > 0:
+        ys = ys / ym  # z ↦ z/ym: the same feasibility
+    opts = {} if time_left is None else {"time_limit": float(time_left)}
     try:
-        r = linprog(np.zeros(n), A_eq=A, b_eq=y, bounds=(0, None), method="highs")
-    except Exception:  # pragma: no cover - scipy failure
+        r = linprog(np.zeros(n), A_eq=As, b_eq=ys, bounds=(0, None), method="highs", options=opts)
+    except ValueError:  # pragma: no cover - scipy rejects the model
         return None
     if r.status == 0:
         return True
-    if r.status == 2:
+    if r.status == 2 and "infeasib" in str(r.message).lower():  # a HiGHS model error is not infeasibility
         return False
     return None
 
 
 def bregman_projection(A, y, beta, L: int, *, dps: Optional[int] = None, tol: Optional[float] = None,
-                       max_iter: int = 200, nu0=None, log_beta=None, path_from=None) -> ProjectionResult:
+                       max_iter: int = 200, nu0=None, log_beta=None, path_from=None,
+                       time_limit: Optional[float] = None, polish: bool = False) -> ProjectionResult:
     """Bregman projection of ``beta`` onto ``{z ≥ 0 : Az = y}`` for the potential ``F_L``.
 
     ``A`` (``M × n``, full row rank), ``y`` (length ``M``): float64 data.  ``beta``: positive
@@ -677,27 +913,46 @@ def bregman_projection(A, y, beta, L: int, *, dps: Optional[int] = None, tol: Op
     callers hand over ``β`` far below float64's range.  ``path_from``: optional
     ``(log_beta_ref, nu_ref)`` of a solved projection (float64 values) to path-follow from when
     Newton from ``nu0`` fails (default: from ``β = 1``).  ``dps``: work in mpmath at that many digits
-    (plus guard digits).  ``tol``: accepted ``‖Ax − y‖`` relative to ``max(1, ‖y‖)``; default
-    ``tol(dps, K_SOLVE)``.  ``nu0``: a starting dual point (warm start).
+    (plus guard digits).  ``tol``: accepted ``‖Ax − y‖`` relative to ``‖y‖`` (absolute when
+    ``y = 0``), so the verdict does not change when ``A`` and ``y`` are scaled together; default
+    ``tol(dps, K_SOLVE)``; ``result.tol`` is the absolute bound used.  ``nu0``: a starting dual
+    point (warm start).  ``time_limit``: wall-clock seconds; when they run out the best iterate so
+    far is returned with status TIME_LIMIT (or CONVERGED if it is already within ``tol``).  ``polish``
+    (float64): iterate on to the rounding level of ``Ax − y`` rather than stopping at
+    ``tol(15, K_ROUNDOFF)·‖y‖`` (for callers that evaluate a non-Lipschitz function of tiny ``x_i``).
+
+    Statuses (docs/math.md §4): CONVERGED only with ``residual ≤ tol``; NOISE_FLOOR when the working
+    precision cannot reduce the residual further while it is still above ``tol`` (the reached
+    residual is ``result.residual`` and in the message; more digits, ``dps=``, help);
+    NOT_CONVERGED when the iteration budget ran out; INCONSISTENT when no nonnegative solution
+    exists; FAILED on a non-finite value.
 
     >>> import numpy as np
     >>> r = bregman_projection(np.array([[1.0, 1.0]]), np.array([1.0]), np.array([1.0, 1.0]), 2)
     >>> r.status.value, [round(float(v), 12) for v in r.x]
     ('converged', [0.5, 0.5])
     """
+    t_start = time.perf_counter()
     A, y, L = _check_inputs(A, y, L)
     M, n = A.shape
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if time_limit is not None:
+        if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or not time_limit > 0 \
+                or math.isnan(time_limit):
+            raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
+    deadline = None if time_limit is None or math.isinf(time_limit) else t_start + float(time_limit)
     if dps is not None:
         dps = check_dps(dps)
-    scale = max(1.0, float(np.linalg.norm(y)))
+    scale = _res_scale(y)
     digits = DPS_FLOAT64 if dps is None else dps
     if tol is None:
         tol = _tol(digits, K_SOLVE)
-    elif not (isinstance(tol, (float, int)) and tol > 0):
+    elif isinstance(tol, bool) or not (isinstance(tol, (float, int)) and tol > 0 and math.isfinite(tol)):
         raise ValueError(f"tol must be a positive number, got {tol!r}")
     tol_accept = float(tol) * scale
+    ctx = dict(A=A, y=y, max_iter=max_iter, tol_accept=tol_accept, deadline=deadline,
+               time_limit=time_limit, t_start=t_start)
 
     if dps is None:
         if log_beta is not None:
@@ -710,10 +965,11 @@ def bregman_projection(A, y, beta, L: int, *, dps: Optional[int] = None, tol: Op
             nu0 = np.asarray([float(v) for v in nu0], dtype=float)
             if nu0.shape != (M,):
                 raise ValueError(f"nu0 must have M = {M} entries, got {nu0.shape}")
-        out = _newton64(A, y, logb, L, tol_accept, max_iter, nu0, path_from)
-        status, message = _final_status(out, A, y, max_iter, tol_accept, _cancellation_hint(logb, L, DPS_FLOAT64))
+        out = _newton64(A, y, logb, L, tol_accept, max_iter, nu0, path_from, deadline, scale, bool(polish))
+        status, message = _final_status(out, ctx, _cancellation_hint(logb, L, DPS_FLOAT64), "")
         return ProjectionResult(x=out["x"], nu=out["nu"], status=status, message=message, iterations=out["it"],
-                                residual=float(out["res"]), dps=None, L=L, tol=tol_accept, log_x=out["logx"])
+                                residual=float(out["res"]), dps=None, L=L, tol=tol_accept, log_x=out["logx"],
+                                extras={"wall_time": time.perf_counter() - t_start})
 
     with workdps(dps):
         if log_beta is not None:
@@ -725,7 +981,8 @@ def bregman_projection(A, y, beta, L: int, *, dps: Optional[int] = None, tol: Op
         it64 = 0
         if nu0 is None:
             logb64 = np.array([float(v) for v in logb])
-            pre = _newton64(A, y, logb64, L, _tol(DPS_FLOAT64, K_SOLVE) * scale, max_iter, None, path_from)
+            pre = _newton64(A, y, logb64, L, _tol(DPS_FLOAT64, K_SOLVE) * scale, max_iter, None, path_from,
+                            deadline, scale)
             it64 = pre["it"]
             if pre["status"] is Status.INCONSISTENT:
                 return ProjectionResult(x=None, nu=[mpmath.mpf(float(v)) for v in pre["nu"]], status=Status.INCONSISTENT,
@@ -738,18 +995,19 @@ def bregman_projection(A, y, beta, L: int, *, dps: Optional[int] = None, tol: Op
                 raise ValueError(f"nu0 must have M = {M} entries, got {len(nu0)}")
             nu = [mpmath.mpf(v) for v in nu0]
         f = _DualMP(A, y, logb, L)
-        tol_tight = mpmath.mpf(10) ** (-(dps + GUARD_DIGITS) + K_ROUNDOFF) * scale
-        out = _newton_mp(f, mpmath.mpf(tol_accept), tol_tight, max_iter, nu, dps + GUARD_DIGITS)
-        if out["x"] is None and any(v != 0 for v in nu):
-            out = _newton_mp(f, mpmath.mpf(tol_accept), tol_tight, max_iter, [mpmath.mpf(0)] * M, dps + GUARD_DIGITS)
+        tol_tight = min(mpmath.mpf(10) ** (-(dps + GUARD_DIGITS) + K_ROUNDOFF) * scale, mpmath.mpf(tol_accept))
+        wd = dps + GUARD_DIGITS
+        out = _newton_mp(f, mpmath.mpf(tol_accept), tol_tight, max_iter, nu, wd, deadline)
+        if out["x"] is None and any(v != 0 for v in nu) and out["status"] is not Status.TIME_LIMIT:
+            out = _newton_mp(f, mpmath.mpf(tol_accept), tol_tight, max_iter, [mpmath.mpf(0)] * M, wd, deadline)
         if out["status"] in (Status.NOT_CONVERGED, Status.FAILED) and nu0 is None:
-            out = _path_mp(f, logb, mpmath.mpf(tol_accept), tol_tight, max_iter, dps + GUARD_DIGITS, out)
-        status, message = _final_status(out, A, y, max_iter, tol_accept,
-                                        _cancellation_hint(logb, L, dps + GUARD_DIGITS))
+            out = _path_mp(f, logb, mpmath.mpf(tol_accept), tol_tight, max_iter, wd, out, deadline)
+        status, message = _final_status(out, ctx, _cancellation_hint(logb, L, wd), f"{dps} digits")
         x = None if out["x"] is None else [+v for v in out["x"]]
         return ProjectionResult(x=x, nu=out["nu"], status=status, message=message, iterations=out["it"] + it64,
                                 residual=float(out["res"]), dps=dps, L=L, tol=tol_accept, log_x=out["logx"],
-                                extras={"float64_iterations": it64, "mp_iterations": out["it"]})
+                                extras={"float64_iterations": it64, "mp_iterations": out["it"],
+                                        "wall_time": time.perf_counter() - t_start})
 
 
 def _cancellation_hint(logb, L, digits) -> str:
@@ -764,20 +1022,30 @@ def _cancellation_hint(logb, L, digits) -> str:
     return ""
 
 
-def _final_status(out, A, y, max_iter, tol_accept, hint=""):
+def _final_status(out, ctx, hint="", precision=""):
     status, message = out["status"], out["message"]
     res = float(out["res"])
+    tol_accept, it = ctx["tol_accept"], out["it"]
+    at = precision or "float64"
     if status is Status.CONVERGED:
-        return status, f"converged: ‖Ax − y‖ = {res:.3g} ≤ {tol_accept:.3g} after {out['it']} Newton steps" + (
+        return status, f"converged: ‖Ax − y‖ = {res:.3g} ≤ {tol_accept:.3g} after {it} Newton steps" + (
             f" ({message})" if message else "")
     if status is Status.INCONSISTENT:
         return status, message
     if status is Status.FAILED:
         return status, message + hint
-    feas = _feasible_lp(A, y)
+    if status is Status.TIME_LIMIT:
+        return status, (f"time_limit = {ctx['time_limit']:g} s ran out after {it} Newton steps with "
+                        f"‖Ax − y‖ = {res:.3g} > {tol_accept:.3g}" + (f" ({message})" if message else ""))
+    if status is Status.NOISE_FLOOR:
+        return status, (f"noise floor: ‖Ax − y‖ = {res:.3g} is the smallest residual reached at {at} "
+                        f"(tolerance {tol_accept:.3g}; {message or 'no further progress'}); more digits "
+                        f"(a higher precision) may reach the tolerance{hint}")
+    left = None if ctx["deadline"] is None else ctx["deadline"] - time.perf_counter()
+    feas = _feasible_lp(ctx["A"], ctx["y"], left)
     if feas is False:
         return Status.INCONSISTENT, ("Az = y has no nonnegative solution (HiGHS feasibility LP says infeasible); "
                                      "the Bregman projection does not exist")
-    why = message or f"reached max_iter = {max_iter}"
-    return Status.NOT_CONVERGED, (f"not converged: ‖Ax − y‖ = {res:.3g} > {tol_accept:.3g} ({why}); try a larger "
-                                  f"max_iter, a warm start nu0, more digits (dps=), or a looser tol{hint}")
+    why = message or f"the iteration budget of {ctx['max_iter']} Newton steps was spent"
+    return Status.NOT_CONVERGED, (f"not converged: ‖Ax − y‖ = {res:.3g} > {tol_accept:.3g} ({why}); more "
+                                  f"iterations, a warm start, more digits or a looser tolerance may help{hint}")

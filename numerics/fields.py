@@ -1,7 +1,7 @@
-"""Hand-written float64 vector fields of MATH.md §2 — the independent check of ``_derived``.
+"""Hand-written float64 vector fields of docs/math.md §2 — the independent check of ``_derived``.
 
 The integrator (:mod:`numerics.flow64`) assembles its field from the generated
-``numerics._derived`` functions; these are typed in by hand from MATH.md §2, and a test asserts
+``numerics._derived`` functions; these are typed in by hand from docs/math.md §2, and a test asserts
 that both agree on random states.  ``A`` is the effective matrix (``problem.A_eff``).
 
 All functions take the state in the original coordinates: ``w`` for plain GF and for the

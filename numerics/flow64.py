@@ -1,4 +1,4 @@
-"""Float64 integration of the flows of MATH.md §2 to convergence.
+"""Float64 integration of the flows of docs/math.md §2 to convergence.
 
 Coordinates.  Every flow (plain GF, WN-GF, rates ``(r², 1)``) is integrated as a WN flow in the
 state ``(r, v)`` with ``v = log u`` (elementwise) and ``w = r·u/‖u‖``:
@@ -8,10 +8,11 @@ state ``(r, v)`` with ``v = log u`` (elementwise) and ``w = r·u/‖u‖``:
 * plain GF: ``η_r = 1``, ``η_u = ‖u‖²/r²`` (then ``ẇ = ṙ ū + r dū/dt = −∇ℒ(w)`` exactly).
 
 ``log u`` makes ``atol`` a *relative* accuracy on every weight (components near 1e-20 are held
-to ``rtol``, which original coordinates cannot do) and tames the stiff tail (MATH.md §6).
+to ``rtol``, which original coordinates cannot do) and tames the stiff tail (docs/math.md §6).
 The field is assembled from the generated ``numerics._derived`` functions (``loss_grad``,
-``wn_r_dot``, ``wn_u_dot``; ``v̇ = u̇/u``) when that module exists, else from
-:mod:`numerics.fields`; ``extras["field"]`` says which.  The implicit solver (scipy ``BDF`` or
+``wn_r_dot``, ``wn_u_dot``; ``v̇ = u̇/u``) when that module exists; without it, and at states where
+some ``u_i < 1e-280`` (``u̇/u`` would lose ``u̇``), from the divided form ``v̇_i = −η_u (r/‖u‖²)
+(L r^{L−1} ū_i^{L−2} g_i − σ)`` written inline here; ``extras["field"]`` says which, and how often.  The implicit solver (scipy ``BDF`` or
 ``Radau``) gets an analytic Jacobian (a dense ``n×n`` built from ``diag(ū^{L−2}) Aᵀ A diag(x)``
 plus rank-one terms).
 
@@ -25,26 +26,30 @@ residual is ``‖P_ker(A) h‖ / max(‖h‖, ‖log_L(b)‖)`` with ``b`` the r
 ``‖log_L(b)‖`` and carries their rounding.
 
 Convergence (``Status.CONVERGED``) needs both
-1. ``loss ≤ loss_tol`` (default :func:`default_loss_tol`), and
+1. ``‖Ax − y‖ ≤ √(2·loss_tol)`` (default :func:`default_loss_tol`, i.e. ``1e-6‖y‖``), with the
+   norm computed scaled by its max-norm so that it cannot underflow: a loss that underflows
+   float64 is never taken for zero (docs/math.md §3.2); ``y = 0`` is ``TRIVIAL``;
 2. the limit estimate stopped moving: ``x̂(t)``, the Bregman projection of ``β(t)`` onto
-   ``{Az = y, z ≥ 0}`` (MATH.md §4, "at every finite time"; :mod:`numerics.bregman`), and
+   ``{Az = y, z ≥ 0}`` (docs/math.md §4, "at every finite time"; :mod:`numerics.bregman`), and
    ``r(t)`` each change by at most ``limit_tol`` (relative 2-norm) between two checkpoints at least a
    factor ``CHECK_FACTOR`` apart in time.  (``x̂`` alone is not enough: for tiny ``β`` it is
-   insensitive to ``ρ``, while ``r`` still drifts.)  If :mod:`numerics.bregman` is missing or
-   fails, the relative change of ``x(t)`` replaces it (``extras["limit_estimate"]`` says which).
+   insensitive to ``ρ``, while ``r`` still drifts.)  A checkpoint whose projection fails gives no
+   verdict (``x(t)`` is not used in its place; ``extras["limit_estimate_failures"]`` counts them).
    The movement measured last is ``extras["limit_movement"]``; the change of ``log ρ(t)`` over
    the same interval is ``extras["log_rho_movement"]`` (ρ is sensitive: ``d log ρ/dr = r/η̃ − 1/r``).
 
 Otherwise the run ends ``not_converged`` (budget ``t_max``/``max_steps`` spent; the message
-reports the loss reached), ``diverged`` (non-finite state) or ``inconsistent`` (no exact
-solution: least-squares residual, or LP infeasibility in the positive model — checked first).
+reports the residual reached), ``time_limit`` (the caller's ``time_limit=`` seconds, checked in
+every evaluation of the field inside scipy's step loop), ``diverged`` (a non-finite state, field or
+Jacobian: scipy's step control would otherwise halve the step for ever on a NaN error estimate),
+``failed`` (the field underflows to 0) or ``inconsistent`` (no exact solution: least-squares
+residual, or LP infeasibility in the positive model — checked first).
 """
 
 from __future__ import annotations
 
 import math
 import time
-import warnings
 from typing import Callable, Optional
 
 import numpy as np
@@ -72,22 +77,41 @@ twice the wall time DOP853 needed (at its measured speed) for that interval; oth
 DOP853, and a new trial once ``t`` has doubled.  ``extras["method_switches"]`` lists ``(method, t)``."""
 LIMIT_TOL = 1e-7
 """Default ``limit_tol``: relative movement of the limit estimate between checkpoints."""
+REL_RESIDUAL_TOL = 1e-6
+"""Default residual tolerance relative to ``‖y‖``: ``‖Ax − y‖ ≤ 1e-6 ‖y‖`` (``default_loss_tol``)."""
 
 
 def default_loss_tol(problem) -> float:
     """``½ (1e-6 ‖y‖)²``: a relative residual ``‖Ax − y‖/‖y‖`` of 1e-6.
 
-    In float64 the tail loss decays as a power law (MATH.md §6).  Measured on the
+    In float64 the tail loss decays as a power law (docs/math.md §6).  Measured on the
     N = 1000, M = 150, 38-sparse problem (L = 2, r0 = 1, η̃ = 0.1; ρ ≈ e^{260}): loss 7.6e-5 at
     t = 80, 1.8e-7 at 1.3e3, 4.2e-9 at 1e4, 2.4e-11 at 8e4 (relative residual 7.7e-7).  The
     limit is then pinned by criterion 2 (the Bregman estimate from ``ρ(t)``, which does not
     depend on the residual of ``x(t)``).
     """
-    ny = float(np.linalg.norm(problem.y))
-    return 0.5 * (1e-6 * ny) ** 2
+    ny = _norm(problem.y)
+    return 0.5 * (REL_RESIDUAL_TOL * ny) ** 2  # may underflow: integrate() compares residuals instead
 
 
 # -- the flow in (r, v = log u) ---------------------------------------------------------
+
+
+class _OutOfTime(Exception):
+    """Raised from inside scipy's step loop when the caller's time_limit has run out."""
+
+
+class _NonFinite(FloatingPointError):
+    """Raised from inside scipy's step loop when the field or its Jacobian is not finite."""
+
+
+def _norm(v) -> float:
+    """``‖v‖₂`` without underflow or overflow of the squares (scaled by the max-norm)."""
+    v = np.asarray(v, dtype=float)
+    m = float(np.max(np.abs(v))) if v.size else 0.0
+    if m == 0.0 or not math.isfinite(m):
+        return m
+    return m * float(np.linalg.norm(v / m))
 
 
 class _Flow:
@@ -102,6 +126,8 @@ class _Flow:
         self.D = _D if (use_derived and _D is not None) else None
         self.nfev = 0
         self.njev = 0
+        self.divided = 0  # evaluations that used the inline divided form (some u_i below 1e-280)
+        self.deadline = None  # time.perf_counter() value after which rhs/jac raise _OutOfTime
 
     def _etas(self, r, m):
         if self.rates == "constant":
@@ -126,6 +152,16 @@ class _Flow:
         return 0.5 * float(res @ res)
 
     def rhs(self, t, z):
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            raise _OutOfTime(t)
+        out = self._rhs(t, z)
+        if not np.all(np.isfinite(out)):
+            # scipy's step-size control cannot recover from a NaN error estimate (it halves the
+            # step for ever): stop here and let the driver decide
+            raise _NonFinite(t)
+        return out
+
+    def _rhs(self, t, z):
         self.nfev += 1
         L = self.L
         r, v, u, m, ubar, w, x = self.state(z)
@@ -139,6 +175,7 @@ class _Flow:
             u_dot = D.wn_u_dot(r, u, m, grad, sigma, e_u, np)
             v_dot = u_dot / u
         else:  # divided form: v̇_i = −η_u (r/m²)(L r^{L−1} ū_i^{L−2} g_i − σ)
+            self.divided += 1
             sigma = (L / r) * float(x @ g)
             r_dot = -e_r * sigma
             a = g if L == 2 else ubar ** (L - 2) * g
@@ -150,6 +187,14 @@ class _Flow:
 
     def jac(self, t, z):
         """Analytic Jacobian of :meth:`rhs` in ``(r, v)`` (derivation in the module docstring of tests)."""
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            raise _OutOfTime(t)
+        J = self._jac(t, z)
+        if not np.all(np.isfinite(J)):
+            raise _NonFinite(t)
+        return J
+
+    def _jac(self, t, z):
         self.njev += 1
         L = self.L
         r, v, u, m, ubar, w, x = self.state(z)
@@ -241,7 +286,7 @@ def invariant_scale(config: FlowConfig, ubar0, r0) -> float:
     """``‖log_L(b)‖`` for the reference point ``b`` (``ū0`` for WN-GF, ``w0`` otherwise).
 
     ``h`` is a difference of two ``L``-logarithms of this size, so float64 holds it only to
-    ``eps·‖log_L(b)‖``; residuals are relative to ``max(‖h‖, this)`` (MATH.md §6: "report
+    ``eps·‖log_L(b)‖``; residuals are relative to ``max(‖h‖, this)`` (docs/math.md §6: "report
     such residuals relative to the precision the components are held to").
     """
     b = ubar0 if config.rates == "constant" else r0 * ubar0
@@ -264,33 +309,36 @@ def log_rho_t(r, config: FlowConfig) -> float:
     return math.log(r0 / r) + (r * r - r0 * r0) / (2.0 * config.eta_tilde)
 
 
-def limit_estimate(A, y, log_beta, L, nu0=None, max_iter=2000):
+def limit_estimate(A, y, log_beta, L, nu0=None, max_iter=2000, time_limit=None):
     """Bregman projection of ``β = exp(log_beta)`` onto ``{Az = y, z ≥ 0}``.
 
-    Returns ``(x, nu, message)``; ``x`` is None when :mod:`numerics.bregman` is missing or the
-    projection did not converge (``message`` says why).
+    Returns ``(x, nu, message, status)``; ``x`` is None unless the projection is CONVERGED or at
+    its NOISE_FLOOR (then accurate to the working precision, which is all the movement test needs).
+    Only numerical exception types are caught (a programming error propagates).
     """
+    from numerics.bregman import bregman_projection
+
     try:
-        from numerics.bregman import bregman_projection
-    except ImportError:
-        return None, None, "numerics.bregman not available"
-    try:
-        res = bregman_projection(A, y, None, L, log_beta=log_beta, nu0=nu0, max_iter=max_iter)
-        if res.status is not Status.CONVERGED and nu0 is not None:  # a bad warm start: retry cold
-            res = bregman_projection(A, y, None, L, log_beta=log_beta, max_iter=max_iter)
-    except Exception as exc:  # numerical trouble in the reference must not kill the run
-        warnings.warn(f"bregman_projection failed during the convergence check: {exc}")
-        return None, None, f"bregman_projection raised {exc}"
-    if res.status is not Status.CONVERGED:
-        return None, None, f"bregman_projection: {res.status.value}: {res.message}"
-    return np.asarray(res.x, dtype=float), np.asarray(res.nu, dtype=float), res.message
+        res = bregman_projection(A, y, None, L, log_beta=log_beta, nu0=nu0, max_iter=max_iter,
+                                 time_limit=time_limit)
+        if res.status not in (Status.CONVERGED, Status.NOISE_FLOOR, Status.TIME_LIMIT) and nu0 is not None:
+            # a bad warm start: retry cold
+            left = None if time_limit is None else time_limit - res.extras.get("wall_time", 0.0)
+            if left is None or left > 0:
+                res = bregman_projection(A, y, None, L, log_beta=log_beta, max_iter=max_iter, time_limit=left)
+    except (FloatingPointError, np.linalg.LinAlgError, ZeroDivisionError, OverflowError) as exc:
+        return None, None, f"bregman_projection raised {type(exc).__name__}: {exc}", Status.FAILED
+    if res.status not in (Status.CONVERGED, Status.NOISE_FLOOR):
+        return None, None, f"bregman_projection: {res.status.value}: {res.message}", res.status
+    return np.asarray(res.x, dtype=float), np.asarray(res.nu, dtype=float), res.message, res.status
 
 
 # -- the driver ------------------------------------------------------------------------
 
 
-def check_consistency(problem):
-    """``(Status.INCONSISTENT, message)`` when ``Ax = y`` has no (nonnegative, positive model) solution."""
+def check_consistency(problem, time_limit=None):
+    """``(Status.INCONSISTENT, message)`` when ``Ax = y`` has no (nonnegative, positive model) solution.
+    ``time_limit``: seconds for the LP (``numerics.lp.l1_min``)."""
     from numerics.lp import l1_min, least_squares_residual
 
     ls = least_squares_residual(problem)
@@ -300,12 +348,15 @@ def check_consistency(problem):
             f"({ls.relative:.3e} relative to ‖y‖); the flow's loss cannot reach 0"
         )
     if problem.model == "positive":
-        lp = l1_min(problem)
+        lp = l1_min(problem) if time_limit is None else l1_min(problem, time_limit=time_limit)
         if lp.status is Status.INCONSISTENT:
             return Status.INCONSISTENT, (
-                f"{lp.message}; the positive model cannot fit y (try --model signed)"
+                f"{lp.message}; the positive model cannot fit y (a signed model can)"
             )
     return None, ""
+
+
+_ADVICE = "a longer horizon (t_max) or solving for the limit directly may help"
 
 
 def integrate(
@@ -319,6 +370,7 @@ def integrate(
     limit_tol: float = LIMIT_TOL,
     method: str = "auto",
     max_steps: int = 200_000,
+    time_limit: Optional[float] = None,
     wall_max: Optional[float] = None,
     checkpoints: Optional[np.ndarray] = None,
     progress: Optional[Callable[[float, float], None]] = None,
@@ -333,15 +385,24 @@ def integrate(
     ``"BDF"``, ``"Radau"`` (implicit, analytic Jacobian) or ``"DOP853"`` (explicit, for checks).
     ``checkpoints``: increasing times at which the trajectory is recorded (default geometric,
     factor ``CHECK_FACTOR`` from ``T_FIRST``); the convergence test runs at each.
-    ``wall_max``: optional wall-clock budget in seconds.  ``progress(t, loss)`` is called at
-    every checkpoint.  Never raises on numerical trouble: see ``status``/``message``.
+    ``loss_tol``: the loss ``½‖Ax − y‖²`` to reach (default :func:`default_loss_tol`); it is
+    compared as the residual ``‖Ax − y‖ ≤ √(2·loss_tol)``, computed without underflow, so a loss
+    that underflows float64 is never taken for convergence.  ``y = 0`` with the default
+    ``loss_tol`` is :attr:`Status.TRIVIAL` at once (nothing to fit).
+    ``time_limit``: wall-clock budget in seconds (``wall_max`` is its deprecated alias), honoured
+    inside scipy's step loop and the limit estimate's projections: status TIME_LIMIT.
+    ``progress(t, loss)`` is called at every checkpoint.  Never raises on numerical trouble: a
+    non-finite field, Jacobian or state ends the run with DIVERGED (or FAILED) and a message.
+
+    ``result.max_step_increase`` / ``steps_checked``: the largest increase of ``‖Ax − y‖``
+    between consecutive accepted solver steps, over that many comparisons (docs/math.md §3.2).
     """
     from scipy.integrate import BDF, DOP853, Radau
 
     if not isinstance(config, FlowConfig):
         raise TypeError("config must be a numerics.config.FlowConfig")
     for name, val in (("t_max", t_max), ("rtol", rtol)):
-        if not (isinstance(val, (int, float)) and math.isfinite(val) and val > 0):
+        if isinstance(val, bool) or not (isinstance(val, (int, float)) and math.isfinite(val) and val > 0):
             raise ValueError(f"{name} must be a finite positive number, got {val!r}")
     atol = rtol if atol is None else float(atol)
     if not (math.isfinite(atol) and atol > 0):
@@ -349,21 +410,46 @@ def integrate(
     solvers = {"BDF": BDF, "Radau": Radau, "DOP853": DOP853}
     if method != "auto" and method not in solvers:
         raise ValueError(f"method must be one of 'auto', {sorted(solvers)}, got {method!r}")
-    if loss_tol is None:
-        loss_tol = default_loss_tol(problem)
+    if wall_max is not None:
+        if time_limit is not None and time_limit != wall_max:
+            raise ValueError("give time_limit or wall_max (its deprecated alias), not both")
+        time_limit = wall_max
+    if time_limit is not None:
+        if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or not time_limit > 0:
+            raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
     t_start = time.perf_counter()
+    deadline = None if time_limit is None or math.isinf(time_limit) else t_start + float(time_limit)
 
     A = problem.A_eff
     y = problem.y
     n = problem.n
     L = config.L
+    ny = _norm(y)
+    if loss_tol is None:
+        res_tol = REL_RESIDUAL_TOL * ny
+        loss_tol = default_loss_tol(problem)
+    else:
+        if isinstance(loss_tol, bool) or not isinstance(loss_tol, (int, float, np.floating)) \
+                or not (math.isfinite(loss_tol) and loss_tol >= 0):
+            raise ValueError(f"loss_tol must be a finite number >= 0, got {loss_tol!r}")
+        loss_tol = float(loss_tol)
+        res_tol = math.sqrt(2.0) * math.sqrt(loss_tol)
+    amax = float(np.max(np.abs(A))) if A.size else 0.0
+    scale_note = ""
+    if not (1e-100 <= amax <= 1e100) or (ny > 0 and not (1e-100 <= ny <= 1e100)):
+        scale_note = (f" (A and y are badly scaled for float64: max|A| = {amax:.3g}, ‖y‖ = {ny:.3g}; scaling both "
+                      "by a common factor c only rescales time by 1/c², and keeps the loss, the gradient and "
+                      "the time scale representable)")
     ubar0 = config.u0_for(n)
     r0 = config.r0
-    w0 = r0 * ubar0
     Q = kernel_basis(A)
     h_scale = invariant_scale(config, ubar0, r0)
     flow = _Flow(A, y, config, use_derived=use_derived)
-    field_name = "numerics._derived" if flow.D is not None else "numerics.fields (hand-written; _derived missing)"
+    flow.deadline = deadline
+    if flow.D is not None:
+        field_name = "numerics._derived"
+    else:
+        field_name = "the divided form inline in numerics.flow64 (numerics._derived unavailable)"
 
     if checkpoints is None:
         k = int(math.ceil(math.log(t_max / T_FIRST) / math.log(CHECK_FACTOR))) if t_max > T_FIRST else 0
@@ -377,28 +463,58 @@ def integrate(
     z0 = np.concatenate([[r0], np.log(ubar0)])
     rec = {"t": [], "loss": [], "r": [], "inv": [], "udev": []}
     extras = {"field": field_name, "coordinates": "(r, log u); invariant computed from the state",
-              "loss_tol": loss_tol, "limit_tol": limit_tol}
+              "loss_tol": loss_tol, "residual_tol": res_tol, "limit_tol": limit_tol}
+    steps = {"max_inc": float("nan"), "checked": 0, "prev": None}
+
+    def residual_norm(z):
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            *_, x = flow.state(z)
+            return _norm(A @ x - y)
+
+    absA = np.abs(A)
+
+    def residual_noise(z):
+        """The rounding level of ``‖Ax − y‖`` in float64: ``n ε ‖|A||x| + |y|‖`` (a residual below
+        it is not resolved, so it cannot certify a tolerance below it either)."""
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            *_, x = flow.state(z)
+            return A.shape[1] * np.finfo(float).eps * _norm(absA @ np.abs(x) + np.abs(y))
 
     def record(t, z):
         r, v = float(z[0]), z[1:]
-        lo = flow.loss(z)
-        h = invariant_h(r, v, config, ubar0, r0)
-        u = np.exp(v)
-        rec["t"].append(t)
-        rec["loss"].append(lo)
-        rec["r"].append(r)
-        rec["inv"].append(_inv_residual(h, Q, h_scale))
-        rec["udev"].append(math.sqrt(float(u @ u)) - 1.0)
+        with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+            rn = residual_norm(z)
+            lo = 0.5 * rn * rn
+            h = invariant_h(r, v, config, ubar0, r0)
+            u = np.exp(v)
+            rec["t"].append(t)
+            rec["loss"].append(lo)
+            rec["r"].append(r)
+            rec["inv"].append(_inv_residual(h, Q, h_scale))
+            rec["udev"].append(math.sqrt(float(u @ u)) - 1.0)
         if progress is not None:
             progress(t, lo)
-        return lo
+        return lo, rn
+
+    def step_check(z):
+        rn = residual_norm(z)
+        if steps["prev"] is not None and math.isfinite(rn):
+            inc = max(0.0, rn - steps["prev"])
+            steps["max_inc"] = inc if steps["checked"] == 0 else max(steps["max_inc"], inc)
+            steps["checked"] += 1
+        steps["prev"] = rn
 
     def finish(status, message, t, z, nsteps):
         extras["log_u_final"] = np.array(z[1:], dtype=float)
-        r = float(z[0])
-        u = np.exp(z[1:])
-        m = math.sqrt(float(u @ u))
-        x = (r * u / m) ** L
+        if flow.divided:
+            extras["field"] = (f"{field_name}; the divided form inline in numerics.flow64 at {flow.divided} of "
+                               f"{flow.nfev} evaluations (some u_i below 1e-280)")
+        extras["njev"] = flow.njev
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            r = float(z[0])
+            u = np.exp(z[1:])
+            m = math.sqrt(float(u @ u))
+            x = (r * u / m) ** L
         return FlowResult(
             status=status, message=message, config=config, method=method,
             t=np.array(rec["t"]), loss=np.array(rec["loss"]), r=np.array(rec["r"]),
@@ -406,24 +522,54 @@ def integrate(
             # u, x may underflow float64 off the support: extras["log_u_final"] holds log u
             t_final=float(t), r_final=r, u_final=u, x_final=x, nfev=flow.nfev, nsteps=nsteps,
             rtol=rtol, atol=atol, dps=None, wall_time=time.perf_counter() - t_start, extras=extras,
+            max_step_increase=steps["max_inc"], steps_checked=steps["checked"], loss_tol=loss_tol,
         )
 
+    if ny == 0.0 and res_tol == 0.0:
+        record(0.0, z0)
+        return finish(Status.TRIVIAL, "y = 0: the problem is trivial (x = 0 fits it exactly; the flow has nothing to "
+                      "fit); give a positive loss_tol to integrate it anyway", 0.0, z0, 0)
+
     if check_inconsistent:
-        st, msg = check_consistency(problem)
+        st, msg = check_consistency(problem, None if deadline is None else max(deadline - time.perf_counter(), 1e-3))
         if st is not None:
             record(0.0, z0)
             return finish(st, msg, 0.0, z0, 0)
 
-    def make(name, t0, zs):
+    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+        f0 = flow._rhs(0.0, z0)
+        res0 = residual_norm(z0)
+    if not (np.all(np.isfinite(f0)) and math.isfinite(res0)):
+        record(0.0, z0)
+        return finish(Status.DIVERGED, (
+            f"the vector field is not finite at t = 0 (r0 = {r0:.3g}, L = {L}: r0^L, the residual or the "
+            f"gradient overflows float64); a smaller r0 is representable" + scale_note), 0.0, z0, 0)
+    if not np.any(f0) and res0 > res_tol:
+        record(0.0, z0)
+        return finish(Status.FAILED, (
+            f"the vector field underflows to 0 in float64 at t = 0 while ‖Ax − y‖ = {res0:.3g} > {res_tol:.3g} "
+            f"(‖y‖ = {ny:.3g}, max|A| = {amax:.3g}): rescale A and y by a common factor "
+            "(that only rescales time)"), 0.0, z0, 0)
+
+    def make(name, t0, zs, first_step=None):
         kw = dict(rtol=rtol, atol=atol)
         if name in ("BDF", "Radau"):
             kw["jac"] = flow.jac
+        if first_step is not None:
+            kw["first_step"] = first_step
         return solvers[name](flow.rhs, t0, zs, t_max, **kw)
 
+    status, message = None, ""
     current = "DOP853" if method == "auto" else method
-    solver = make(current, 0.0, z0)
-
     record(0.0, z0)
+    try:
+        solver = make(current, 0.0, z0)
+    except _OutOfTime:
+        return finish(Status.TIME_LIMIT, f"time_limit = {time_limit:g} s spent before the first step", 0.0, z0, 0)
+    except _NonFinite:
+        return finish(Status.DIVERGED, "the vector field is not finite near the initial state", 0.0, z0, 0)
+    steps["prev"] = res0
+
     solver_dense_fallback = None
     switches = []
     extras["method_switches"] = switches
@@ -431,110 +577,162 @@ def integrate(
     next_trial_t, dop_speed = SWITCH_T, None
     ci = 0
     nsteps = 0
-    prev_est = None  # (t, estimate vector, log rho, dual, r) of the latest checkpoint past loss_tol
+    retries = 0
+    prev_est = None  # (t, estimate vector, log rho, dual, r) of the latest checkpoint past the tolerance
     history = []  # every such estimate, to compare against one a factor CHECK_FACTOR earlier
     movement = float("nan")
-    status, message = None, ""
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        while status is None:
-            if solver.status != "running":
-                status = Status.NOT_CONVERGED
-                message = f"reached t_max = {t_max:g} without converging"
-                break
-            msg = solver.step()
-            nsteps += 1
-            if solver.status == "failed":
-                bad = not np.all(np.isfinite(solver.y))
-                status = Status.DIVERGED if bad else Status.FAILED
-                message = f"the {method} solver failed at t = {solver.t:.4g}: {msg}; try a smaller rtol or method='Radau'"
-                break
-            z = solver.y
-            if method == "auto" and np.all(np.isfinite(z)):
-                seg_steps += 1
-                if (current == "DOP853" and solver.t > next_trial_t
-                        and solver.step_size < SWITCH_RATIO * solver.t and seg_steps >= TRIAL_STEPS):
-                    # explicit steps look stability-bound (the stiff tail): try BDF
-                    dop_speed = (solver.t - seg_t0) / max(time.perf_counter() - seg_wall0, 1e-9)
-                    solver_dense_fallback = solver.dense_output()
-                    current = "BDF"
-                    solver = make("BDF", solver.t, z.copy())
-                    seg_t0, seg_wall0, seg_steps = solver.t, time.perf_counter(), 0
-                    switches.append(("BDF", float(solver.t)))
-                elif current == "BDF" and dop_speed is not None:
-                    spent = time.perf_counter() - seg_wall0
-                    if solver.t >= TRIAL_GAIN * seg_t0:
-                        dop_speed = None  # BDF won the trial and stays
-                    elif spent > 2.0 * (TRIAL_GAIN - 1.0) * seg_t0 / dop_speed:
-                        # BDF is slower than DOP853 was: back to DOP853, retry once t doubled
-                        solver_dense_fallback = solver.dense_output()
-                        current = "DOP853"
-                        next_trial_t = 2.0 * solver.t
-                        solver = make("DOP853", solver.t, z.copy())
-                        seg_t0, seg_wall0, seg_steps = solver.t, time.perf_counter(), 0
-                        switches.append(("DOP853", float(solver.t)))
-                        dop_speed = None
-            if not np.all(np.isfinite(z)) or z[0] <= 0 or z[0] > 1e150:
-                status = Status.DIVERGED
-                message = f"the state left the domain at t = {solver.t:.4g} (r = {z[0]:.3g})"
-                break
-            while ci < len(checkpoints) and solver.t >= checkpoints[ci]:
-                tc = checkpoints[ci]
-                zc = z if solver.t <= tc else (
-                    solver.dense_output()(tc) if solver.t_old is not None and solver.t_old <= tc
-                    else solver_dense_fallback(tc))
-                lo = record(float(tc), zc)
-                ci += 1
-                if not math.isfinite(lo):
-                    status = Status.DIVERGED
-                    message = f"loss became non-finite at t = {tc:.4g}"
+    est_failures = []
+    solver_t = None
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        try:
+            while status is None:
+                if solver.status != "running":
+                    status = Status.NOT_CONVERGED
+                    message = f"reached t_max = {t_max:g} without converging"
                     break
-                if lo <= loss_tol:
-                    r_c = float(zc[0])
-                    lrho_c = log_rho_t(r_c, config)
-                    uc = np.exp(zc[1:])
-                    log_beta = L * (np.log(r0 * ubar0) - lrho_c)
-                    est, nu, bmsg = limit_estimate(A, y, log_beta, L, nu0=prev_est[3] if prev_est else None)
-                    if est is None:
-                        extras["limit_estimate"] = f"x(t) ({bmsg})"
-                        est = (r_c * uc / math.sqrt(float(uc @ uc))) ** L
-                    else:
-                        extras["limit_estimate"] = "Bregman projection of beta(t) onto {Az=y} (MATH.md §4)"
-                    # compare with the latest estimate at least a factor CHECK_FACTOR earlier in time, so
-                    # that dense user checkpoints cannot make a slow drift look settled
-                    ref = next((h for h in reversed(history) if h[0] * CHECK_FACTOR <= tc * (1 + 1e-12)), None)
-                    if ref is not None:
-                        dx = float(np.linalg.norm(est - ref[1])) / max(float(np.linalg.norm(est)), 1e-300)
-                        dr = abs(r_c - ref[4]) / r_c
-                        movement = max(dx, dr)
-                        extras["limit_movement"] = movement
-                        extras["x_movement"] = dx
-                        extras["r_movement"] = dr
-                        extras["log_rho_movement"] = abs(lrho_c - ref[2])
-                        extras.setdefault("limit_movements", []).append(
-                            (float(tc), dx, dr, abs(lrho_c - ref[2])))
-                        extras["limit_movement_between"] = (ref[0], float(tc))
-                        if movement <= limit_tol:
-                            status = Status.CONVERGED
-                            message = (
-                                f"loss {lo:.3e} <= loss_tol {loss_tol:.3e}; between t = {ref[0]:.4g} and "
-                                f"{tc:.4g} the limit estimate moved {dx:.2e} and r {dr:.2e} (relative; "
-                                f"limit_tol {limit_tol:.1e}), log ρ {abs(lrho_c - ref[2]):.2e}"
-                            )
-                            solver_t = float(tc)
-                            z = zc
+                try:
+                    msg = solver.step()
+                except _OutOfTime:
+                    status = Status.TIME_LIMIT
+                    message = f"time_limit = {time_limit:g} s spent at t = {solver.t:.4g}"
+                    break
+                except _NonFinite:
+                    # a trial stage left float64's range; the accepted state may still be fine
+                    zt = solver.y
+                    ft = flow._rhs(solver.t, zt) if np.all(np.isfinite(zt)) else np.array([np.nan])
+                    if not np.all(np.isfinite(ft)) or retries >= 5:
+                        status = Status.DIVERGED
+                        message = (f"the vector field became non-finite at t = {solver.t:.4g} (r = {zt[0]:.3g}): the "
+                                   "state overflows float64")
+                        break
+                    retries += 1
+                    h = solver.step_size if solver.step_size is not None and np.isfinite(solver.step_size) else None
+                    solver = make(current, solver.t, zt.copy(), None if not h else max(h / 16.0, 1e-12 * max(solver.t, 1.0)))
+                    continue
+                nsteps += 1
+                if solver.status == "failed":
+                    bad = not np.all(np.isfinite(solver.y))
+                    status = Status.DIVERGED if bad else Status.FAILED
+                    message = (f"the {current} solver failed at t = {solver.t:.4g}: {msg}; a smaller rtol or "
+                               "another integration method may help")
+                    break
+                retries = 0
+                z = solver.y
+                if not np.all(np.isfinite(z)) or z[0] <= 0 or z[0] > 1e150:
+                    status = Status.DIVERGED
+                    message = f"the state left the domain at t = {solver.t:.4g} (r = {z[0]:.3g})"
+                    break
+                step_check(z)
+                if method == "auto":
+                    seg_steps += 1
+                    if (current == "DOP853" and solver.t > next_trial_t
+                            and solver.step_size < SWITCH_RATIO * solver.t and seg_steps >= TRIAL_STEPS):
+                        # explicit steps look stability-bound (the stiff tail): try BDF
+                        dop_speed = (solver.t - seg_t0) / max(time.perf_counter() - seg_wall0, 1e-9)
+                        solver_dense_fallback = solver.dense_output()
+                        current = "BDF"
+                        solver = make("BDF", solver.t, z.copy())
+                        seg_t0, seg_wall0, seg_steps = solver.t, time.perf_counter(), 0
+                        switches.append(("BDF", float(solver.t)))
+                    elif current == "BDF" and dop_speed is not None:
+                        spent = time.perf_counter() - seg_wall0
+                        if solver.t >= TRIAL_GAIN * seg_t0:
+                            dop_speed = None  # BDF won the trial and stays
+                        elif spent > 2.0 * (TRIAL_GAIN - 1.0) * seg_t0 / dop_speed:
+                            # BDF is slower than DOP853 was: back to DOP853, retry once t doubled
+                            solver_dense_fallback = solver.dense_output()
+                            current = "DOP853"
+                            next_trial_t = 2.0 * solver.t
+                            solver = make("DOP853", solver.t, z.copy())
+                            seg_t0, seg_wall0, seg_steps = solver.t, time.perf_counter(), 0
+                            switches.append(("DOP853", float(solver.t)))
+                            dop_speed = None
+                while ci < len(checkpoints) and solver.t >= checkpoints[ci]:
+                    tc = checkpoints[ci]
+                    zc = z if solver.t <= tc else (
+                        solver.dense_output()(tc) if solver.t_old is not None and solver.t_old <= tc
+                        else solver_dense_fallback(tc))
+                    lo, rn = record(float(tc), zc)
+                    ci += 1
+                    if not (math.isfinite(lo) and math.isfinite(rn)):
+                        status = Status.DIVERGED
+                        message = f"loss became non-finite at t = {tc:.4g}"
+                        break
+                    if res_tol > 0 and rn <= res_tol:
+                        r_c = float(zc[0])
+                        lrho_c = log_rho_t(r_c, config)
+                        log_beta = L * (np.log(r0 * ubar0) - lrho_c)
+                        left = None if deadline is None else deadline - time.perf_counter()
+                        if left is not None and left <= 0:
+                            status = Status.TIME_LIMIT
+                            message = f"time_limit = {time_limit:g} s spent at t = {tc:.4g}"
                             break
-                    prev_est = (float(tc), est, lrho_c, nu, r_c)
-                    history.append(prev_est)
-            if status is not None:
-                break
-            if nsteps >= max_steps:
-                status = Status.NOT_CONVERGED
-                message = f"max_steps = {max_steps} spent at t = {solver.t:.4g}"
-                break
-            if wall_max is not None and time.perf_counter() - t_start > wall_max:
-                status = Status.NOT_CONVERGED
-                message = f"wall-clock budget {wall_max:g} s spent at t = {solver.t:.4g}"
-                break
+                        est, nu, bmsg, bst = limit_estimate(A, y, log_beta, L, nu0=prev_est[3] if prev_est else None,
+                                                            time_limit=left)
+                        if bst is Status.TIME_LIMIT:
+                            status = Status.TIME_LIMIT
+                            message = f"time_limit = {time_limit:g} s spent at t = {tc:.4g} (in the limit estimate)"
+                            break
+                        if est is None:
+                            # no estimate, no verdict at this checkpoint: x(t) is not a substitute
+                            est_failures.append((float(tc), bmsg))
+                            extras["limit_estimate_failures"] = len(est_failures)
+                            continue
+                        extras["limit_estimate"] = ("Bregman projection of beta(t) onto {Az=y} (docs/math.md §4)"
+                                                    + (" at float64's noise floor" if bst is Status.NOISE_FLOOR else ""))
+                        # compare with the latest estimate at least a factor CHECK_FACTOR earlier in time, so
+                        # that dense user checkpoints cannot make a slow drift look settled
+                        ref = next((h for h in reversed(history) if h[0] * CHECK_FACTOR <= tc * (1 + 1e-12)), None)
+                        if ref is not None:
+                            dx = _norm(est - ref[1]) / max(_norm(est), 1e-300)
+                            dr = abs(r_c - ref[4]) / r_c
+                            movement = max(dx, dr)
+                            extras["limit_movement"] = movement
+                            extras["x_movement"] = dx
+                            extras["r_movement"] = dr
+                            extras["log_rho_movement"] = abs(lrho_c - ref[2])
+                            extras.setdefault("limit_movements", []).append(
+                                (float(tc), dx, dr, abs(lrho_c - ref[2])))
+                            extras["limit_movement_between"] = (ref[0], float(tc))
+                            if movement <= limit_tol:
+                                settled = (f"between t = {ref[0]:.4g} and {tc:.4g} the limit estimate moved {dx:.2e} "
+                                           f"and r {dr:.2e} (relative; limit_tol {limit_tol:.1e}), "
+                                           f"log ρ {abs(lrho_c - ref[2]):.2e}")
+                                noise = residual_noise(zc)
+                                if res_tol < noise:
+                                    # the residual passed a test float64 cannot decide: not a verdict
+                                    status = Status.NOISE_FLOOR
+                                    message = (
+                                        f"‖Ax − y‖ {rn:.3e} <= {res_tol:.3e}, but float64's rounding level for "
+                                        f"‖Ax − y‖ here is {noise:.3e} > the tolerance, so the residual is not "
+                                        f"resolved; {settled}. Integrate at higher precision (dps), or rescale y "
+                                        f"and r0 so that the tolerance is above the rounding level")
+                                else:
+                                    status = Status.CONVERGED
+                                    message = (f"‖Ax − y‖ {rn:.3e} <= {res_tol:.3e} (loss {lo:.3e}, "
+                                               f"loss_tol {loss_tol:.3e}); {settled}")
+                                solver_t = float(tc)
+                                z = zc
+                                break
+                        prev_est = (float(tc), est, lrho_c, nu, r_c)
+                        history.append(prev_est)
+                if status is not None:
+                    break
+                if nsteps >= max_steps:
+                    status = Status.NOT_CONVERGED
+                    message = f"the step budget ({max_steps} steps) was spent at t = {solver.t:.4g}"
+                    break
+                if deadline is not None and time.perf_counter() > deadline:
+                    status = Status.TIME_LIMIT
+                    message = f"time_limit = {time_limit:g} s spent at t = {solver.t:.4g}"
+                    break
+        except _OutOfTime:  # raised by the field inside scipy (a dense output, a solver switch)
+            status = Status.TIME_LIMIT
+            message = f"time_limit = {time_limit:g} s spent at t = {solver.t:.4g}"
+        except _NonFinite:
+            status = Status.DIVERGED
+            message = f"the vector field became non-finite at t = {solver.t:.4g}: the state overflows float64"
+
     if status is Status.CONVERGED:
         t_end = solver_t
     else:
@@ -543,13 +741,20 @@ def integrate(
         if not rec["t"] or rec["t"][-1] != t_end:
             if np.all(np.isfinite(z)):
                 record(t_end, z)
-        if status is Status.NOT_CONVERGED:
+        if status in (Status.NOT_CONVERGED, Status.TIME_LIMIT):
             lo = rec["loss"][-1] if rec["loss"] else float("nan")
-            moving = (f"limit estimate moving by {movement:.2e} (limit_tol {limit_tol:.1e})"
-                      if math.isfinite(movement) else "limit estimate not yet checked (loss above loss_tol)")
+            rn = residual_norm(z) if np.all(np.isfinite(z)) else float("nan")
+            if math.isfinite(movement):
+                moving = f"limit estimate moving by {movement:.2e} (limit_tol {limit_tol:.1e})"
+            elif est_failures:
+                moving = (f"the limit estimate failed at {len(est_failures)} checkpoint(s), last at "
+                          f"t = {est_failures[-1][0]:.4g}: {est_failures[-1][1]}")
+            else:
+                moving = "limit estimate not yet checked (residual above its tolerance)"
             message += (
-                f"; loss reached {lo:.3e} (loss_tol {loss_tol:.3e}), {moving}; this state is not a limit — "
-                "try a larger t_max / max_steps, or the limit solver (--limit)"
+                f"; loss reached {lo:.3e} (loss_tol {loss_tol:.3e}; ‖Ax − y‖ {rn:.3e} against {res_tol:.3e}), "
+                f"{moving}; this state is not a limit — {_ADVICE}"
             )
-    extras["njev"] = flow.njev
+    if status is not Status.CONVERGED:
+        message += scale_note
     return finish(status, message, t_end, z, nsteps)

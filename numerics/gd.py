@@ -1,19 +1,24 @@
 """Discrete gradient descent, plain and weight-normalised, batched over ``B`` problems.
 
-MATH.md §2.4: plain GD ``w ← w − μ∇ℒ(w)``; WN-GD ``r ← r − μη_r ∂_rℒ̃``,
+docs/math.md §2.4: plain GD ``w ← w − μ∇ℒ(w)``; WN-GD ``r ← r − μη_r ∂_rℒ̃``,
 ``u ← u − μη_u ∇_uℒ̃`` with the actual ``‖u_k‖`` (it grows by ``O(μ²)`` per step;
 ``renormalize=True`` rescales ``u`` to unit norm after each step instead).
 
 All ``B`` runs advance in one array computation: per iteration one product ``A x`` and one
-``Aᵀ res`` (a matmul when ``A`` is shared, an einsum when it is ``(B, M, n)``), plus ``O(Bn)``
-elementwise work.  A run that reaches ``loss ≤ loss_tol`` or diverges is frozen (its state stops
-changing) and, with ``stop_when_all_done``, the loop ends when every run is frozen.
+``Aᵀ res`` (``gemv`` for one run, ``gemm`` for a batch on a shared ``A``, a stacked matmul when
+it is ``(B, M, n)``), plus ``O(Bn)`` elementwise work.  The iteration is fused: preallocated work
+arrays updated in place, per-run scalars folded into length-``M`` vectors, ``σ`` taken as an inner
+product of length ``M``, and the update written as one product ``u ⊙ (α + β …)`` (see
+:func:`_wn_loop`); one run uses 1-D vectors and Python floats for its scalars.  A run that reaches
+``loss ≤ loss_tol`` or diverges is frozen (its state stops changing) and, with
+``stop_when_all_done``, the loop ends when every run is frozen.
 
 ``A`` is the *effective* matrix (``problem.A_eff`` for the signed model).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -33,8 +38,8 @@ class GDResult:
     is the initial loss; the last record is the final state).  ``hit_tol_at[b]`` is the first
     iteration index whose loss is ``≤ loss_tol`` (−1 if never).  ``status[b]`` is
     ``CONVERGED`` (hit the tolerance), ``DIVERGED`` (non-finite weights or loss, or loss grown
-    beyond ``DIVERGENCE_FACTOR`` × the initial loss) or ``NOT_CONVERGED`` (the step budget ran
-    out).  ``r``/``u`` are nan for plain GD.  ``wall_time`` is the loop's wall-clock seconds.
+    beyond ``DIVERGENCE_FACTOR`` × the initial loss), ``NOT_CONVERGED`` (the step budget ran
+    out) or ``TIME_LIMIT`` (the ``time_limit`` seconds ran out first).  ``r``/``u`` are nan for plain GD.  ``wall_time`` is the loop's wall-clock seconds.
     """
 
     w: np.ndarray
@@ -140,170 +145,358 @@ def _check_steps(steps, loss_tol, record_every):
 
 
 class _Ops:
-    """The two products of an iteration, for a shared or per-run matrix."""
+    """The two products of an iteration, written into preallocated arrays.
+
+    A shared ``(M, n)`` matrix (or a ``(B, M, n)`` stack that is one matrix broadcast) is kept as
+    the single C-contiguous array ``A``: ``A x`` and ``Aᵀ res`` both read it, so there is no second
+    transposed copy competing for the cache (at ``N = 4000`` a copy doubled the time of the pair).
+    One run (``B = 1``) works on 1-D vectors: two BLAS ``gemv`` calls.  A batch of runs on one
+    matrix: two ``gemm`` calls; per-run matrices: a stacked ``matmul``.
+    """
 
     def __init__(self, A, shared):
-        self.A = A
+        if not shared and (A.shape[0] == 1 or A.strides[0] == 0):
+            A, shared = A[0], True
         self.shared = shared
-        if shared:
-            self.AT = np.ascontiguousarray(A.T)
+        self.A = np.ascontiguousarray(A)
+        self.AT = self.A.T  # a view: the same memory
 
-    def fwd(self, x):  # (B, n) -> (B, M)
+    def fwd(self, x, out):  # (n,) -> (M,) or (B, n) -> (B, M)
         if self.shared:
-            return x @ self.AT
-        return np.einsum("bmn,bn->bm", self.A, x, optimize=True)
+            if x.ndim == 1:
+                return np.matmul(self.A, x, out=out)
+            return np.matmul(x, self.AT, out=out)
+        np.matmul(self.A, x[:, :, None], out=out[:, :, None])
+        return out
 
-    def adj(self, res):  # (B, M) -> (B, n)
+    def adj(self, res, out):  # (M,) -> (n,) or (B, M) -> (B, n)
         if self.shared:
-            return res @ self.A
-        return np.einsum("bmn,bm->bn", self.A, res, optimize=True)
+            return np.matmul(res, self.A, out=out)
+        np.matmul(res[:, None, :], self.A, out=out[:, None, :])
+        return out
 
 
 def _power(w, Lc, Lint):
     return w ** Lint if Lint is not None else w ** Lc
 
 
-def _run(ops, y, Lv, mu, steps, loss_tol, record_every, stop_when_all_done, step_fn, state, weights_fn):
-    """The common loop.  ``step_fn(state, grad_parts, active)`` updates in place."""
-    B = y.shape[0]
-    t0 = time.perf_counter()
-    Lc = Lv[:, None]
-    Lint = int(Lv[0]) if np.all(Lv == Lv[0]) else None
-    hit = np.full(B, -1, dtype=np.int64)
-    diverged = np.zeros(B, dtype=bool)
-    rec_loss, rec_it = [], []
-    loss0 = None
+def _check_time_limit(time_limit):
+    if time_limit is None:
+        return None
+    if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or not time_limit > 0:
+        raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
+    return float(time_limit)
+
+
+_FLOAT_MAX = float(np.finfo(float).max)
+
+
+class _Batch:
+    """Per-run scalars and reductions for one run (Python floats, 1-D vectors) or for ``B > 1``
+    runs (``(B, 1)`` columns that broadcast against ``(B, n)`` rows).  The iteration's arithmetic is
+    written once against this; a single run then costs no small-array numpy calls for its scalars."""
+
+    def __init__(self, B):
+        self.B = B
+        self.single = B == 1
+        self.sqrt = math.sqrt if self.single else np.sqrt
+
+    def col(self, v):
+        """A ``(B,)`` array as the per-run scalar type."""
+        v = np.asarray(v, dtype=float)
+        return float(v[0]) if self.single else v.reshape(self.B, 1).copy()
+
+    def vec(self, a):
+        """A ``(B, n)`` array as the working vector type (a fresh C-contiguous copy)."""
+        return np.array(a[0] if self.single else a, dtype=float, order="C")
+
+    def dot(self, a, b):
+        """Per-run ``⟨a, b⟩`` over the last axis."""
+        if self.single:
+            return float(np.dot(a, b))
+        return np.einsum("bm,bm->b", a, b)[:, None]
+
+    def flat(self, v):
+        """A per-run scalar as a fresh ``(B,)`` array."""
+        return np.full(1, v, dtype=float) if self.single else np.array(v, dtype=float).reshape(self.B)
+
+    def rows(self, a):
+        """A working vector as a fresh ``(B, n)`` array."""
+        return np.array(a, dtype=float).reshape(self.B, -1)
+
+
+class _Book:
+    """The loop's bookkeeping: which runs hit the tolerance or diverged, what is recorded, when to
+    stop.  :meth:`observe` is called once per iteration with the loss; its common case (every run
+    still running, nothing to record, no deadline) is one comparison on ``B`` numbers."""
+
+    def __init__(self, bt, steps, loss_tol, record_every, stop_when_all_done, time_limit):
+        self.bt, self.steps, self.loss_tol = bt, steps, loss_tol
+        self.record_every, self.stop_when_all_done = record_every, stop_when_all_done
+        B = bt.B
+        self.t0 = time.perf_counter()
+        self.deadline = None if time_limit is None else self.t0 + time_limit
+        self.out_of_time = False
+        self.hit = np.full(B, -1, dtype=np.int64)
+        self.diverged = np.zeros(B, dtype=bool)
+        self.done = np.zeros(B, dtype=bool)
+        self.any_done = False
+        self.frozen = None  # (B, 1) bool where a run is frozen and others are not, else None
+        self.all_done = False
+        self.rec_loss, self.rec_it = [], []
+        self.hi = None  # the divergence threshold per run (a loss above it, or nan, is diverged)
+        self.single_quiet = False  # set after the first loss: the one-run case without a deadline
+
+    def _live(self, loss):
+        """Every run still running: ``loss_tol < loss ≤ hi`` (false for nan and inf)."""
+        if self.bt.single:
+            return self.loss_tol < loss <= self.hi
+        return bool(np.all((loss > self.loss_tol) & (loss <= self.hi)))
+
+    def observe(self, k, loss):
+        """Account for the loss before iteration ``k``; return True when the loop must end."""
+        if (self.single_quiet and self.loss_tol < loss <= self.hi and k < self.steps
+                and k % self.record_every):
+            return False  # one run, still running, nothing to record, no deadline
+        if self.hi is None:
+            lf = self.bt.flat(loss)
+            hi = np.minimum(DIVERGENCE_FACTOR * np.maximum(lf, 1e-300), _FLOAT_MAX)
+            self.hi = float(hi[0]) if self.bt.single else hi[:, None]
+            self.single_quiet = self.bt.single and self.deadline is None
+        if self.any_done or not self._live(loss):
+            self._events(k, loss)
+        if self.deadline is not None and not self.all_done and time.perf_counter() > self.deadline:
+            self.out_of_time = True
+        final = k >= self.steps or (self.stop_when_all_done and self.all_done) or self.out_of_time
+        if k % self.record_every == 0 or final:
+            self.rec_loss.append(self.bt.flat(loss))
+            self.rec_it.append(k)
+        return final
+
+    def _events(self, k, loss):
+        lf = self.bt.flat(loss)
+        hi = self.bt.flat(self.hi)
+        bad = ~np.isfinite(lf) | (lf > hi)
+        newly_div = bad & ~self.diverged & (self.hit < 0)
+        self.diverged |= newly_div
+        newly_hit = (lf <= self.loss_tol) & (self.hit < 0) & ~self.diverged
+        self.hit[newly_hit] = k
+        self.done = self.diverged | (self.hit >= 0)
+        self.any_done = bool(self.done.any())
+        self.all_done = bool(self.done.all())
+        self.frozen = self.done[:, None].copy() if self.any_done and not self.all_done else None
+
+    def result(self, k):
+        idle = Status.TIME_LIMIT if self.out_of_time else Status.NOT_CONVERGED
+        status = tuple(
+            Status.DIVERGED if self.diverged[b] else (Status.CONVERGED if self.hit[b] >= 0 else idle)
+            for b in range(self.bt.B)
+        )
+        return dict(loss=np.array(self.rec_loss), iters=np.array(self.rec_it, dtype=np.int64),
+                    hit_tol_at=self.hit, status=status, steps=k, wall_time=time.perf_counter() - self.t0)
+
+
+def _L_mode(Lv):
+    """``(mode, L)``: 2 or 3 (the fused special cases), or 0 with ``L`` a ``(B, 1)`` column of
+    exponents (any integers, also different per run)."""
+    if np.all(Lv == Lv[0]):
+        Li = int(Lv[0])
+        return (Li if Li in (2, 3) else 0), Li
+    return 0, Lv[:, None].copy()
+
+
+def _gd_loop(ops, y, Lv, mu, w, book, bt):
+    """Plain GD in place on ``w`` (docs/math.md §2.4): ``w ← w ⊙ (1 − μL w^{L−2} ⊙ Aᵀ(A w^L − y))``,
+    which is ``w − μ L w^{L−1} ⊙ ∇`` written so that the update is two passes over ``w``.
+
+    Per iteration: ``w^L`` (one pass for L = 2), ``A w^L``, the residual and its norm (length M),
+    ``Aᵀ(−μL res)``, then ``g += 1``, ``w *= g``."""
+    mode, L = _L_mode(Lv)
+    z = np.empty_like(w)
+    g = np.empty_like(w)
+    h = np.empty_like(w) if mode == 0 else None
+    res = np.empty_like(y)
+    scale = -mu * L  # per run
     k = 0
-    last_loss = None
     while True:
-        w = weights_fn(state)
-        x = _power(w, Lc, Lint)
-        res = ops.fwd(x) - y
-        loss = 0.5 * np.einsum("bm,bm->b", res, res)
-        if loss0 is None:
-            loss0 = loss.copy()
-        # non-finite weights make the loss non-finite: one test on B numbers covers both
-        bad = ~np.isfinite(loss) | (loss > DIVERGENCE_FACTOR * np.maximum(loss0, 1e-300))
-        newly_div = bad & ~diverged & (hit < 0)
-        diverged |= newly_div
-        newly_hit = (loss <= loss_tol) & (hit < 0) & ~diverged
-        hit[newly_hit] = k
-        done = diverged | (hit >= 0)
-        last_loss = loss
-        all_done = bool(np.all(done))
-        final = k >= steps or (stop_when_all_done and all_done)
-        if k % record_every == 0 or final:
-            rec_loss.append(loss.copy())
-            rec_it.append(k)
-        if final:
+        if mode == 2:
+            np.multiply(w, w, out=z)
+        elif mode == 3:
+            np.multiply(w, w, out=z)
+            z *= w
+        else:
+            np.power(w, L, out=z)
+        ops.fwd(z, res)
+        res -= y
+        loss = 0.5 * bt.dot(res, res)
+        if book.observe(k, loss):
             break
-        g = ops.adj(res)
-        active = ~done
-        step_fn(state, w, x, g, Lc, Lint, active)
         k += 1
-    status = tuple(
-        Status.DIVERGED if diverged[b] else (Status.CONVERGED if hit[b] >= 0 else Status.NOT_CONVERGED)
-        for b in range(B)
-    )
-    return dict(
-        loss=np.array(rec_loss), iters=np.array(rec_it, dtype=np.int64), hit_tol_at=hit, status=status,
-        steps=k, wall_time=time.perf_counter() - t0, last_loss=last_loss,
-    )
+        if book.all_done:
+            continue  # every run frozen: the state stays as it is
+        res *= scale
+        ops.adj(res, g)
+        if mode == 3:
+            g *= w
+        elif mode == 0:
+            g *= np.power(w, L - 2, out=h)
+        g += 1.0
+        if book.frozen is not None:
+            np.copyto(g, 1.0, where=book.frozen)
+        w *= g
+    return k
 
 
-def gd(A, y, *, L, w0, mu, steps, loss_tol=1e-12, record_every=None, stop_when_all_done=True) -> GDResult:
+def _wn_loop(ops, y, Lv, mu, er, eu, rates, renormalize, r, u, book, bt):
+    """WN-GD in place on ``u`` (docs/math.md §2.4); returns ``(r, steps)``.
+
+    With ``m = ‖u‖``, ``a = r/m`` (so ``w = a u``), ``z = u^L`` and ``res = a^L A z − y``:
+    ``∇ℒ(w) = L a^{L−1} u^{L−1} ⊙ Aᵀres`` and ``σ = ⟨ū, ∇ℒ⟩ = L a^{L−1} ⟨A z, res⟩ / m`` — an
+    inner product of length M, not n.  The step ``u − c(∇ℒ − ūσ)``, ``c = μη_u r/m``, is
+    ``u ⊙ (α + β u^{L−2} ⊙ Aᵀres)`` with per-run scalars ``α = 1 + cσ/m``, ``β = −cLa^{L−1}``;
+    ``β`` scales ``res`` before the adjoint product.  Per iteration at L = 2 that is four passes
+    over ``n`` numbers (``u²``, ``g += α``, ``u *= g``, ``‖u‖²``) besides the two products."""
+    mode, L = _L_mode(Lv)
+    sqrt = bt.sqrt
+    z = np.empty_like(u)
+    g = np.empty_like(u)
+    h = np.empty_like(u) if mode == 0 else None
+    if bt.single:  # A z and res as the rows of one array: ⟨A z, res⟩ and ⟨res, res⟩ in one gemv
+        S = np.empty((2, y.shape[0]))
+        Az, res = S[0], S[1]
+    else:
+        Az, res = np.empty_like(y), np.empty_like(y)
+    m2 = bt.dot(u, u)
+    k = 0
+    while True:
+        m = sqrt(m2)
+        a = r / m
+        if mode == 2:
+            np.multiply(u, u, out=z)
+        elif mode == 3:
+            np.multiply(u, u, out=z)
+            z *= u
+        else:
+            np.power(u, L, out=z)
+        ops.fwd(z, Az)
+        aL1 = a ** (L - 1)
+        np.multiply(Az, aL1 * a, out=res)
+        res -= y
+        if bt.single:
+            tau, rr = np.dot(S, res).tolist()
+            loss = 0.5 * rr
+        else:
+            loss = 0.5 * bt.dot(res, res)
+        if book.observe(k, loss):
+            break
+        k += 1
+        if book.all_done:
+            continue  # every run frozen: the state stays as it is
+        if not bt.single:
+            tau = bt.dot(Az, res)
+        gl = L * aL1  # ∇ℒ = gl · u^{L−1} ⊙ Aᵀres
+        sigma = gl * tau / m
+        if rates == "r2":
+            e_r, e_u = r * r, 1.0
+        else:
+            e_r, e_u = er, eu
+        c = mu * e_u * r / m
+        r_new = r - mu * e_r * sigma
+        res *= -c * gl
+        ops.adj(res, g)
+        if mode == 3:
+            g *= u
+        elif mode == 0:
+            g *= np.power(u, L - 2, out=h)
+        g += 1.0 + c * sigma / m
+        if book.frozen is not None:
+            np.copyto(g, 1.0, where=book.frozen)
+            r_new = np.where(book.frozen, r, r_new)
+        u *= g
+        r = r_new
+        if renormalize:
+            nrm = sqrt(bt.dot(u, u))
+            if book.frozen is not None:
+                nrm = np.where(book.frozen, 1.0, nrm)
+            u /= nrm
+        m2 = bt.dot(u, u)
+    return r, k
+
+
+def gd(A, y, *, L, w0, mu, steps, loss_tol=1e-12, record_every=None, stop_when_all_done=True,
+       time_limit=None) -> GDResult:
     """Plain GD ``w ← w − μ L w^{L−1} ⊙ Aᵀ(A w^L − y)`` for a batch of runs.
 
     ``A``: ``(M, n)`` shared or ``(B, M, n)``; ``y``: ``(M,)`` or ``(B, M)``; ``L``, ``mu``:
     scalars or ``(B,)``; ``w0``: ``(n,)`` or ``(B, n)`` positive.  ``B`` is inferred by
     broadcasting.  Weights that leave the positive orthant are allowed (the iteration is
-    well defined for integer ``L``); non-finite values mark the run diverged.
+    well defined for integer ``L``); non-finite values mark the run diverged.  ``time_limit``:
+    wall-clock seconds, after which the runs not yet done are ``Status.TIME_LIMIT``.
     """
     steps, loss_tol, record_every = _check_steps(steps, loss_tol, record_every)
+    time_limit = _check_time_limit(time_limit)
     A, shared, y, B, n, sc, vec = _as_batch(A, y, {"mu": mu}, {"w0": w0})
     if vec["w0"] is None:
         raise ValueError("w0 is required")
     Lv = _check_L(L, B)
     mu_v = sc["mu"]
-    state = {"w": vec["w0"].copy()}
-
-    def step(state, w, x, g, Lc, Lint, active):
-        wl1 = _power(w, Lc - 1, None if Lint is None else Lint - 1)
-        grad = Lc * wl1 * g
-        upd = mu_v[:, None] * grad
-        upd[~active] = 0.0
-        state["w"] = w - upd
-
+    bt = _Batch(B)
+    w = bt.vec(vec["w0"])
+    book = _Book(bt, steps, loss_tol, record_every, stop_when_all_done, time_limit)
     with np.errstate(over="ignore", invalid="ignore"):
-        out = _run(_Ops(A, shared), y, Lv, mu_v, steps, loss_tol, record_every, stop_when_all_done,
-                   step, state, lambda s: s["w"])
-    w = state["w"]
+        k = _gd_loop(_Ops(A, shared), bt.vec(y), Lv, bt.col(mu_v), w, book, bt)
+        out = book.result(k)
+        w = bt.rows(w)
+        x = _power(w, Lv[:, None], None)
     nan = np.full(B, np.nan)
     return GDResult(
-        w=w, r=nan, u=np.full((B, n), np.nan), x=_power(w, Lv[:, None], None), loss=out["loss"],
+        w=w, r=nan, u=np.full((B, n), np.nan), x=x, loss=out["loss"],
         iters=out["iters"], hit_tol_at=out["hit_tol_at"], status=out["status"], steps=out["steps"],
         mu=mu_v, wall_time=out["wall_time"],
     )
 
 
 def wn_gd(A, y, *, L, r0, eta_r, eta_u, mu, steps, u0=None, renormalize=False, loss_tol=1e-12,
-          record_every=None, stop_when_all_done=True, rates="constant") -> GDResult:
-    """WN-GD for a batch of runs (MATH.md §2.4).
+          record_every=None, stop_when_all_done=True, rates="constant", time_limit=None) -> GDResult:
+    """WN-GD for a batch of runs (docs/math.md §2.4).
 
     ``r ← r − μ η_r σ``, ``u ← u − μ η_u (r/‖u‖)(∇ℒ(w) − ū σ)`` with ``w = r u/‖u‖`` and
     ``σ = ⟨ū, ∇ℒ(w)⟩`` — both updates use the state before the step.  ``u0`` defaults to
     ``1/√n·1`` and is normalised to unit norm.  ``rates="r2"`` uses ``(η_r, η_u) = (r², 1)``
     evaluated at the current ``r`` (``eta_r``/``eta_u`` are then ignored but still validated).
+    ``time_limit``: as for :func:`gd`.
     """
     if rates not in ("constant", "r2"):
         raise ValueError(f"rates must be 'constant' or 'r2', got {rates!r}")
     steps, loss_tol, record_every = _check_steps(steps, loss_tol, record_every)
+    time_limit = _check_time_limit(time_limit)
     A, shared, y, B, n, sc, vec = _as_batch(
         A, y, {"r0": r0, "eta_r": eta_r, "eta_u": eta_u, "mu": mu}, {"u0": u0}
     )
     Lv = _check_L(L, B)
     u = vec["u0"] if vec["u0"] is not None else np.full((B, n), 1.0 / np.sqrt(n))
     u = u / np.linalg.norm(u, axis=1, keepdims=True)
-    mu_v, er, eu = sc["mu"], sc["eta_r"], sc["eta_u"]
-    state = {"r": sc["r0"].copy(), "u": u.copy()}
-
-    def weights(s):
-        m = np.linalg.norm(s["u"], axis=1)
-        s["m"] = m
-        return s["r"][:, None] * s["u"] / m[:, None]
-
-    def step(s, w, x, g, Lc, Lint, active):
-        r, uu, m = s["r"], s["u"], s["m"]
-        ubar = uu / m[:, None]
-        grad = Lc * _power(w, Lc - 1, None if Lint is None else Lint - 1) * g
-        sigma = np.einsum("bn,bn->b", ubar, grad)
-        if rates == "r2":
-            e_r, e_u = r * r, np.ones_like(r)
-        else:
-            e_r, e_u = er, eu
-        dr = mu_v * e_r * sigma
-        du = (mu_v * e_u * r / m)[:, None] * (grad - ubar * sigma[:, None])
-        dr = np.where(active, dr, 0.0)
-        du[~active] = 0.0
-        s["r"] = r - dr
-        unew = uu - du
-        if renormalize:
-            unew = unew / np.linalg.norm(unew, axis=1, keepdims=True)
-        s["u"] = unew
-
+    mu_v = sc["mu"]
+    bt = _Batch(B)
+    uw = bt.vec(u)
+    book = _Book(bt, steps, loss_tol, record_every, stop_when_all_done, time_limit)
     with np.errstate(over="ignore", invalid="ignore"):
-        out = _run(_Ops(A, shared), y, Lv, mu_v, steps, loss_tol, record_every, stop_when_all_done,
-                   step, state, weights)
-    w = weights(state)
+        r, k = _wn_loop(_Ops(A, shared), bt.vec(y), Lv, bt.col(mu_v), bt.col(sc["eta_r"]), bt.col(sc["eta_u"]),
+                        rates, renormalize, bt.col(sc["r0"]), uw, book, bt)
+        out = book.result(k)
+        r = bt.flat(r)
+        u = bt.rows(uw)
+        w = r[:, None] * u / np.linalg.norm(u, axis=1, keepdims=True)
+        x = _power(w, Lv[:, None], None)
     return GDResult(
-        w=w, r=state["r"].copy(), u=state["u"].copy(), x=_power(w, Lv[:, None], None), loss=out["loss"],
+        w=w, r=r, u=u, x=x, loss=out["loss"],
         iters=out["iters"], hit_tol_at=out["hit_tol_at"], status=out["status"], steps=out["steps"],
         mu=mu_v, wall_time=out["wall_time"],
     )
 
 
 def gd_problem(problem, config, mu, steps, *, loss_tol=1e-12, record_every=None, renormalize=False,
-               stop_when_all_done=True) -> GDResult:
+               stop_when_all_done=True, time_limit=None) -> GDResult:
     """Run the discrete version of ``config``'s flow on ``problem`` (B = 1, or B = len(mu)).
 
     ``config.rates``: ``"plain"`` → :func:`gd` from ``w0 = r0·ū0``; ``"constant"`` →
@@ -314,7 +507,8 @@ def gd_problem(problem, config, mu, steps, *, loss_tol=1e-12, record_every=None,
     u0 = config.u0_for(n)
     if config.rates == "plain":
         return gd(A, problem.y, L=config.L, w0=config.r0 * u0, mu=mu, steps=steps, loss_tol=loss_tol,
-                  record_every=record_every, stop_when_all_done=stop_when_all_done)
+                  record_every=record_every, stop_when_all_done=stop_when_all_done, time_limit=time_limit)
     return wn_gd(A, problem.y, L=config.L, r0=config.r0, eta_r=config.eta_r, eta_u=config.eta_u, mu=mu,
                  steps=steps, u0=u0, renormalize=renormalize, loss_tol=loss_tol, record_every=record_every,
-                 stop_when_all_done=stop_when_all_done, rates="r2" if config.rates == "r2" else "constant")
+                 stop_when_all_done=stop_when_all_done, rates="r2" if config.rates == "r2" else "constant",
+                 time_limit=time_limit)

@@ -9,7 +9,9 @@ columns (pivoted QR, float64); then at ``dps`` digits:
 * dual: ``A_Bᵀ ν = 1``; optimal when every reduced cost ``1 − a_jᵀν ≥ −tol``
   (signed model: ``|a_jᵀν| ≤ 1 + tol``), which certifies ``Σ z_B = ⟨ν, y⟩`` is the minimum.
 
-``tol = tol(dps, K_SOLVE)`` relative to the data scale.  A support smaller than ``M`` is a
+``tol = tol(dps, K_SOLVE)``, relative to the scale of each quantity (``max|y|`` and ``max|A|·max z`` for
+the residual, ``max z`` for the basic values, 1 for the reduced costs), so that a problem in units of
+1e-10 is judged as the same problem in units of 1.  A support smaller than ``M`` is a
 degenerate vertex (reported in the message; the certificate still holds when the checks pass); a
 support larger than ``M`` is not a vertex, and no basis is formed.
 """
@@ -17,11 +19,10 @@ support larger than ``M`` is not a vertex, and no basis is formed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import mpmath
 import numpy as np
-import scipy.linalg
 
 from numerics._status import Status
 from numerics.precision import K_SOLVE, check_dps, tol as _tol, workdps
@@ -89,7 +90,7 @@ def l1_polish_mp(problem, z, dps: int) -> PolishedL1:
     M, n = A.shape
     ze = _effective(problem, z)
     zmax = float(np.abs(ze).max()) if ze.size else 0.0
-    thresh = 1e-9 * max(zmax, 1.0)
+    thresh = 1e-9 * zmax  # relative: the support of a problem in units of 1e-10 is the same
     order = np.argsort(-ze)
     S = [int(i) for i in order if ze[i] > thresh]
     active = tuple(sorted(S))
@@ -116,9 +117,13 @@ def l1_polish_mp(problem, z, dps: int) -> PolishedL1:
         return PolishedL1(status=Status.FAILED, message=(
             f"the active set cannot be completed to a nonsingular basis (rank {np.linalg.matrix_rank(AB)} < M = {M}); "
             "A does not have full row rank"), **empty)
-    scale = max(1.0, float(np.abs(y).max()), float(np.abs(A).max()))
+    zs = zmax if zmax > 0 else 1.0
+    res_scale = max(float(np.abs(y).max()), float(np.abs(A).max()) * zs)
+    if not res_scale > 0:
+        res_scale = 1.0
     with workdps(dps):
-        tl = mpmath.mpf(_tol(dps, K_SOLVE)) * scale
+        t = mpmath.mpf(_tol(dps, K_SOLVE))
+        tl_res, tl_z, tl_rc = t * res_scale, t * zs, t
         rows = [[mpmath.mpf(float(v)) for v in A[i]] for i in range(M)]
         ym = mpmath.matrix([mpmath.mpf(float(v)) for v in y])
         pivots = 0
@@ -168,8 +173,8 @@ def l1_polish_mp(problem, z, dps: int) -> PolishedL1:
         value = mpmath.fsum(zfull)
         dual_value = mpmath.fdot(nul, [ym[i] for i in range(M)])
         zu = problem.to_user(zfull)
-        primal_ok = res <= tl and min_b >= -tl
-        dual_ok = min_rc >= -tl
+        primal_ok = res <= tl_res and min_b >= -tl_z
+        dual_ok = min_rc >= -tl_rc
         out = dict(z=[+v for v in zu], value=+value, active_set=active, basis=tuple(basis), dual=[+v for v in nul],
                    primal_residual=float(res), min_basic=float(min_b), min_reduced_cost=float(min_rc),
                    degenerate=len(S) < M, dual_value=+dual_value, dps=dps)

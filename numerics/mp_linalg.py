@@ -192,6 +192,6 @@ def project_kernel(A, h: Sequence, *, dps: int) -> List[mpmath.mpf]:
 
 
 def kernel_residual(A, h: Sequence, *, dps: int) -> mpmath.mpf:
-    """``‖P_ker(A) h‖ / ‖h‖`` at ``dps`` digits (the invariant check of MATH.md §3)."""
+    """``‖P_ker(A) h‖ / ‖h‖`` at ``dps`` digits (the invariant check of docs/math.md §3)."""
     return range_basis(A, dps=dps).kernel_residual(h)
 

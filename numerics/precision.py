@@ -20,6 +20,10 @@ import mpmath
 DPS_FLOAT64 = 15
 """Decimal digits of float64, for the shared tolerance rule."""
 
+MIN_DPS = DPS_FLOAT64 + 1
+"""The smallest ``dps`` a high-precision solve accepts: below it the tolerances ``10**(-dps + k)`` are
+looser than float64's, so the float64 path is the one to use (docs/math.md §4)."""
+
 GUARD_DIGITS = 10
 """Extra digits carried internally by high-precision routines."""
 
@@ -40,6 +44,15 @@ def check_dps(dps: int) -> int:
     """Validate a user-supplied precision and return it as an ``int``."""
     if isinstance(dps, bool) or not isinstance(dps, int) or dps < 1:
         raise ValueError(f"dps must be a positive integer number of decimal digits, got {dps!r}")
+    return dps
+
+
+def check_mp_dps(dps: int, what: str = "dps") -> int:
+    """:func:`check_dps` plus the floor :data:`MIN_DPS` (``ValueError`` naming both)."""
+    dps = check_dps(dps)
+    if dps < MIN_DPS:
+        raise ValueError(f"{what} = {dps} is below the minimum {MIN_DPS} (numerics.precision.MIN_DPS): at fewer "
+                         "digits the tolerances are looser than float64's; omit dps for a float64 solve")
     return dps
 
 

@@ -20,6 +20,13 @@ class FlowResult:
     (a list for vectors) when ``dps`` is set.  The final state is *not* a limit unless
     ``status is Status.CONVERGED``.
 
+    ``max_step_increase`` is the largest increase of ``‖Ax − y‖`` between two consecutive
+    accepted steps of the integrator (absolute; for a Taylor run computed at the working
+    precision, then rounded to float), over ``steps_checked`` such comparisons; the loss is
+    non-increasing along the flow (docs/math.md §3.2), so a claim may judge this at every step
+    rather than at the sampled checkpoints.  ``nan``/``0`` when not recorded.  ``loss_tol`` is
+    the loss tolerance the run used.
+
     ``invariant_residual[k]`` is ``‖P_ker(A) h(t_k)‖ / max(‖h(t_k)‖, ‖log_L(b)‖)`` (b the reference point of h, so the ratio is not rounding noise near t = 0) (the invariant of
     the flow named by ``config.rates``); ``unorm_dev[k]`` is ``‖u(t_k)‖ − 1`` (zeros for plain GF).
     """
@@ -44,6 +51,9 @@ class FlowResult:
     dps: Optional[int] = None
     wall_time: float = float("nan")
     extras: dict = field(default_factory=dict)
+    max_step_increase: float = float("nan")
+    steps_checked: int = 0
+    loss_tol: float = float("nan")
 
     @property
     def converged(self) -> bool:

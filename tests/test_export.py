@@ -255,7 +255,7 @@ def test_bounds_and_Phi(L, seed):
         Z = S * mpmath.mpf(rnd.uniform(0.5, 1))
         n = rnd.randint(3, 50)
         a = mpmath.mpf(rnd.uniform(0.01, 0.9))
-        # MATH.md §5 as written there
+        # docs/math.md §5 as written there
         b2 = (Z * mpmath.log(Z) - Z - S * mpmath.log(S / n) + S) / (2 * mpmath.log(1 / a))
         assert close(D.l1_bound_L2(Z, S, n, a, mpmath), b2)
         if L > 2:

@@ -42,14 +42,20 @@ def test_wn_field_matches_derived(seed, n, L, eta_r, eta_u):
     assert derived.D is not None
     out = derived.rhs(0.0, z)
     r_dot, u_dot = fields.wn_field(A, y, r, u, L, eta_r, eta_u)
-    assert abs(out[0] - r_dot) <= REL * max(abs(r_dot), 1e-300) * 10
-    assert _rel(out[1:] * u, u_dot) <= REL
+    # tolerances relative to the size of what cancels (σ = ⟨ū, ∇ℒ⟩ and ∇ℒ − ūσ may cancel; the two
+    # implementations take A.T products through different BLAS kernels, so no bit pattern is shared)
+    m = np.linalg.norm(u)
+    grad = fields.loss_gradient(A, y, r * u / m, L)
+    sigma_size = float(np.abs(u / m) @ np.abs(grad))
+    assert abs(out[0] - r_dot) <= REL * 10 * eta_r * max(sigma_size, 1e-300)
+    u_size = eta_u * (r / m) * (np.max(np.abs(grad)) + np.max(u / m) * sigma_size)
+    assert np.max(np.abs(out[1:] * u - u_dot)) <= REL * max(u_size, 1e-300)
 
 
 @given(**states)
 def test_rates_r2_and_plain_match(seed, n, L, eta_r, eta_u):
     A, y, u, r = _draw(seed, n, max(1, n // 2))
-    u = u / np.linalg.norm(u)  # ẇ = −‖w‖²∇ℒ for rates (r², 1) holds on ‖u‖ = 1 (MATH.md §2.3)
+    u = u / np.linalg.norm(u)  # ẇ = −‖w‖²∇ℒ for rates (r², 1) holds on ‖u‖ = 1 (docs/math.md §2.3)
     z = np.concatenate([[r], np.log(u)])
     m = np.linalg.norm(u)
     w = r * u / m
@@ -88,7 +94,7 @@ def test_u_dot_is_orthogonal_to_u():
 
 
 def test_loss_decreases_along_field():
-    # d/dt ℒ̃ = −η_r ṙ²/η_r² − η_u ‖u̇‖²/η_u² ≤ 0 (MATH.md §3.2), checked by a tiny Euler step
+    # d/dt ℒ̃ = −η_r ṙ²/η_r² − η_u ‖u̇‖²/η_u² ≤ 0 (docs/math.md §3.2), checked by a tiny Euler step
     A, y, u, r = _draw(5, 8, 3)
     L, er, eu = 2, 0.3, 1.0
     rd, ud = fields.wn_field(A, y, r, u, L, er, eu)

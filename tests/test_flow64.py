@@ -30,7 +30,7 @@ def test_invariants_along_trajectory(seed, L, eta_tilde, rates, model):
     res = integrate(p, cfg, t_max=50.0, rtol=RTOL, loss_tol=0.0)
     assert res.status is Status.NOT_CONVERGED  # loss_tol 0 is never reached: never a claimed limit
     assert len(res.t) > 5
-    # h ∈ range(Aᵀ) (MATH.md §3.3–3.5), computed from the (r, log u) state: not by construction
+    # h ∈ range(Aᵀ) (docs/math.md §3.3–3.5), computed from the (r, log u) state: not by construction
     assert np.max(res.invariant_residual) <= INV_TOL
     # ‖u‖ conserved (§3.1)
     assert np.max(np.abs(res.unorm_dev)) <= INV_TOL
@@ -70,7 +70,7 @@ def test_jacobian_matches_finite_differences(rates, L):
 @given(seed=st.integers(0, 10_000), L=st.integers(2, 4), eta_tilde=st.floats(0.1, 2.0),
        rates=st.sampled_from(["constant", "r2", "plain"]))
 def test_state_is_bregman_projection_at_every_time(seed, L, eta_tilde, rates):
-    """MATH.md §4 "at every finite time": x(t) = Bregman projection of β(t) onto {Az = Ax(t)}."""
+    """docs/math.md §4 "at every finite time": x(t) = Bregman projection of β(t) onto {Az = Ax(t)}."""
     bregman = pytest.importorskip("numerics.bregman", reason="numerics.bregman not available")
     from numerics.flow64 import log_rho_t
 
@@ -173,3 +173,177 @@ def test_dense_checkpoints_do_not_weaken_the_convergence_test():
     assert "limit_movement_between" in res.extras, res.message
     t_ref, t_now = res.extras["limit_movement_between"]
     assert t_now >= CHECK_FACTOR * t_ref * (1 - 1e-12), (t_ref, t_now)
+
+
+# -- budgets, non-finite values, scale, honest messages (issues 12 and 13) ----------------
+#
+# Hang guards, not speed tests: each bounds the run by a time_limit of a few seconds and asserts
+# only (loosely) that it returned.
+
+HANG_GUARD_S = 60.0
+
+
+@pytest.mark.parametrize("r0", [1e160, 1e308])
+def test_overflowing_initial_radius_diverges_promptly(r0):
+    """``solve --r0 1e308 --wall-max 10`` never returned: scipy's step loop spun on a NaN error
+    estimate, where neither the wall budget nor the divergence test was reached."""
+    import time
+
+    p = _problem(0, 10, 4)
+    t0 = time.perf_counter()
+    res = integrate(p, FlowConfig(L=2, r0=r0, eta_r=0.1), time_limit=5.0)
+    assert time.perf_counter() - t0 < HANG_GUARD_S
+    assert res.status is Status.DIVERGED and "not finite" in res.message, res.message
+
+
+def test_nan_inside_the_step_loop_ends_the_run(monkeypatch):
+    """A field that turns NaN mid-run (inside scipy's step, where the old code spun for ever)."""
+    import time
+
+    import numerics._derived as D
+
+    calls = {"n": 0}
+    real = D.loss_grad
+
+    def poisoned(*a, **k):
+        calls["n"] += 1
+        out = real(*a, **k)
+        return out * np.nan if calls["n"] > 300 else out
+
+    monkeypatch.setattr(D, "loss_grad", poisoned)
+    p = _problem(1, 10, 4)
+    t0 = time.perf_counter()
+    res = integrate(p, FlowConfig(L=2, r0=1.0, eta_r=0.5), t_max=1e4, time_limit=5.0)
+    assert time.perf_counter() - t0 < HANG_GUARD_S
+    assert res.status is Status.DIVERGED and "non-finite" in res.message, res.message
+    assert res.t_final > 0 and np.isfinite(res.r_final)
+
+
+def test_time_limit_is_honoured_inside_the_step_loop():
+    """The budget is checked in every evaluation of the field, i.e. inside scipy's step: a progress
+    callback that spends the whole budget at the first checkpoint ends the run at the next step."""
+    import time
+
+    p = _problem(2, 10, 4)
+    seen = []
+
+    def slow(t, lo):
+        seen.append(t)
+        if len(seen) == 2:  # the first checkpoint after t = 0, inside the step loop
+            time.sleep(0.3)
+
+    res = integrate(p, FlowConfig(L=3, r0=1.0, eta_r=0.05), t_max=1e8, time_limit=0.2, progress=slow)
+    assert res.status is Status.TIME_LIMIT, res.message
+    assert "time_limit = 0.2 s" in res.message and "not a limit" in res.message
+    assert res.t_final < 1.0
+    # wall_max stays as an alias
+    res2 = integrate(p, FlowConfig(L=3, r0=1.0, eta_r=0.05), t_max=1e8, wall_max=0.2, progress=slow)
+    assert res2.status is Status.TIME_LIMIT
+    with pytest.raises(ValueError, match="time_limit"):
+        integrate(p, FlowConfig(), time_limit=0.0)
+
+
+def test_underflowing_loss_is_never_converged():
+    """A and y scaled by 1e-310: the squared loss underflows to 0 and was reported converged."""
+    p = _problem(3, 10, 4)
+    q = Problem(p.A * 1e-310, p.y * 1e-310, p.model)
+    res = integrate(q, FlowConfig(L=2, r0=1.0, eta_r=0.3), time_limit=20.0)
+    assert res.status is not Status.CONVERGED
+    assert res.status is Status.FAILED and "rescale" in res.message, res.message
+
+
+def test_residual_tolerance_is_relative_and_safe():
+    """The convergence test compares ‖Ax − y‖ (scaled, no underflow) with 1e-6‖y‖: scaling A and y by
+    a common factor that keeps the squares representable gives the same verdict at the rescaled time."""
+    p = _problem(4, 10, 4)
+    cfg = FlowConfig(L=2, r0=1.0, eta_r=0.5)
+    a = integrate(p, cfg, t_max=1e6)
+    c = 1e-3
+    b = integrate(Problem(p.A * c, p.y * c, p.model), cfg, t_max=1e6 / c ** 2)
+    assert a.status is Status.CONVERGED, a.message
+    assert b.status is Status.CONVERGED, b.message
+    assert b.extras["residual_tol"] == pytest.approx(c * a.extras["residual_tol"])
+    assert abs(b.r_final - a.r_final) <= 1e-6 * a.r_final
+
+
+def test_zero_data_is_trivial():
+    """y = 0: the default loss tolerance was 0, so the run could never converge and the advice said
+    "try a larger t_max"."""
+    p = _problem(5, 10, 4)
+    res = integrate(Problem(p.A, np.zeros(p.M), p.model), FlowConfig(), t_max=10.0)
+    assert res.status is Status.TRIVIAL, res.message
+    assert "y = 0" in res.message and "t_max" not in res.message
+
+
+def test_advice_names_no_api_only_knobs():
+    p = _problem(6, 12, 5)
+    res = integrate(p, FlowConfig(L=3, r0=1.0, eta_r=0.1), t_max=0.5)
+    assert res.status is Status.NOT_CONVERGED
+    for knob in ("max_steps", "max_iter", "nu0", "method=", "Radau", "--"):
+        assert knob not in res.message, (knob, res.message)
+
+
+def test_field_label_says_when_the_divided_form_is_used():
+    p = _problem(7, 10, 4)
+    res = integrate(p, FlowConfig(L=2, eta_r=0.3), t_max=1.0, use_derived=False)
+    assert "divided form" in res.extras["field"] and "_derived" in res.extras["field"]
+    u0 = (1e-300,) + (1.0,) * 9  # below 1e-280: the derived field would lose u̇/u
+    res = integrate(p, FlowConfig(L=2, eta_r=0.3, u0=u0), t_max=1.0)
+    assert res.extras["field"].startswith("numerics._derived;") and "divided form" in res.extras["field"]
+    res = integrate(p, FlowConfig(L=2, eta_r=0.3), t_max=1.0)
+    assert res.extras["field"] == "numerics._derived"
+
+
+def test_loss_monotone_at_every_accepted_step():
+    """FlowResult.max_step_increase/steps_checked: ‖Ax − y‖ compared at every accepted step of the
+    solver, not at ~20 checkpoints (claim C2)."""
+    p = _problem(8, 10, 4)
+    res = integrate(p, FlowConfig(L=2, r0=1.0, eta_r=0.3), t_max=100.0, rtol=RTOL, loss_tol=0.0)
+    assert res.steps_checked == res.nsteps and res.steps_checked > len(res.t)
+    r_first = np.sqrt(2 * res.loss[0])
+    assert 0.0 <= res.max_step_increase <= tol(DPS_FLOAT64, K_ACCUMULATED) * r_first
+    assert res.loss_tol == 0.0
+
+
+def test_limit_estimate_failure_is_not_replaced_by_x_of_t(monkeypatch):
+    """A failing Bregman projection gave "converged" on the movement of x(t); now that checkpoint
+    gives no verdict, and a programming error in the projection propagates."""
+    import numerics.bregman as B
+
+    real = B.bregman_projection
+    p = _problem(9, 10, 4)
+    cfg = FlowConfig(L=2, r0=1.0, eta_r=0.5)
+
+    def failing(*a, **k):
+        r = real(*a, **k)
+        return B.ProjectionResult(x=None, nu=r.nu, status=Status.FAILED, message="planted failure", iterations=0,
+                                  residual=float("inf"), dps=None, L=r.L, tol=r.tol)
+
+    monkeypatch.setattr(B, "bregman_projection", failing)
+    res = integrate(p, cfg, t_max=1e5)
+    assert res.status is Status.NOT_CONVERGED, res.message
+    assert res.extras["limit_estimate_failures"] > 0 and "planted failure" in res.message
+
+    def broken(*a, **k):
+        raise TypeError("a programming error")
+
+    monkeypatch.setattr(B, "bregman_projection", broken)
+    with pytest.raises(TypeError, match="programming error"):
+        integrate(p, cfg, t_max=1e5)
+
+
+def test_residual_below_float64_rounding_level_is_not_converged():
+    """A tolerance below float64's rounding level of ‖Ax − y‖ cannot be certified by a residual
+    that happens to pass it: y scaled by 1e-10 against O(1) weights gave "converged" on a residual
+    of 3e-17 while the rounding level of ‖Ax − y‖ there is about 1e-15."""
+    import dataclasses
+
+    from numerics.problem import generate
+
+    p = generate("sparse_positive", 8, 4, 1)
+    q = dataclasses.replace(p, y=p.y * 1e-10, x_true=None)
+    res = integrate(q, FlowConfig(), t_max=1e6, time_limit=120)
+    assert res.status is Status.NOISE_FLOOR, res.message
+    assert "rounding level" in res.message
+    # the same problem in its own units converges
+    assert integrate(p, FlowConfig(), t_max=1e6, time_limit=120).status is Status.CONVERGED

@@ -10,6 +10,7 @@ from numerics import Status
 from numerics.config import FlowConfig
 from numerics.flow64 import integrate, invariant_h
 from numerics.gd import GDResult, gd, gd_problem, wn_gd
+from numerics.precision import DPS_FLOAT64, K_ACCUMULATED, K_ROUNDOFF, tol
 from numerics.problem import generate
 from numerics.quantities import kernel_projector
 
@@ -29,16 +30,18 @@ def test_shapes_and_batching():
     assert res.loss.shape == (len(res.iters), B) and res.iters[0] == 0 and res.iters[-1] == res.steps
     assert len(res.status) == B and all(isinstance(s, Status) for s in res.status)
     np.testing.assert_allclose(res.x, res.w ** 2)
-    # batching is exact: each run alone gives the same numbers
+    # batching changes nothing but rounding: a (3, n) matmul and a (1, n) one may take different BLAS
+    # kernels, so the runs agree to the rounding accumulated over 200 steps (a few ulps a step:
+    # measured up to 5e-15 here), not bit for bit; tol(15, K_ROUNDOFF) = 1e-12 allows that and no more
     for b in range(B):
         one = wn_gd(p.A, p.y, L=2, r0=1.0, eta_r=0.3, eta_u=1.0, mu=mu[b], steps=200)
-        np.testing.assert_allclose(one.w[0], res.w[b], rtol=1e-13, atol=0)
+        np.testing.assert_allclose(one.w[0], res.w[b], rtol=tol(DPS_FLOAT64, K_ROUNDOFF), atol=0)
     # per-run matrices (B, M, n) and data (B, M)
     A3 = np.stack([p.A, 2 * p.A, p.A])
     y3 = np.stack([p.y, 2 * p.y, p.y])
     r3 = gd(A3, y3, L=3, w0=np.full(p.n, 0.3), mu=0.01, steps=100)
     assert r3.w.shape == (3, p.n)
-    np.testing.assert_allclose(r3.w[0], r3.w[2], rtol=1e-14)
+    np.testing.assert_allclose(r3.w[0], r3.w[2], rtol=tol(DPS_FLOAT64, K_ROUNDOFF))
     assert np.all(np.isnan(r3.r)) and np.all(np.isnan(r3.u))
 
 
@@ -88,7 +91,7 @@ def _fit_order(mus, errs):
 
 @pytest.mark.parametrize("rates", ["constant", "r2", "plain"])
 def test_gd_tracks_gf_and_invariant_drift_is_first_order(rates):
-    """MATH.md §6: invariants hold only up to O(μ) drift; GD → GF as μ → 0 (order 1)."""
+    """docs/math.md §6: invariants hold only up to O(μ) drift; GD → GF as μ → 0 (order 1)."""
     p = _p(3, 12, 5)
     cfg = FlowConfig(L=2, r0=1.0, eta_r=0.5, eta_u=1.0, rates=rates)
     T = 2.0
@@ -127,3 +130,117 @@ def test_wn_gd_step_is_the_field_and_unorm_grows_at_second_order(seed, L, mu):
     assert m2 - 1 == pytest.approx(mu**2 * float(u_dot @ u_dot), rel=1e-6, abs=1e-15)
     ren = wn_gd(p.A, p.y, L=L, r0=1.3, eta_r=0.3, eta_u=0.7, mu=mu, steps=5, renormalize=True, loss_tol=0.0)
     assert abs(np.linalg.norm(ren.u[0]) - 1) <= 1e-14
+
+
+def test_time_limit_stops_the_batch():
+    """Every long computation takes a wall-clock budget (issue 13): runs not done when it runs out are
+    TIME_LIMIT, not NOT_CONVERGED.  A time_limit spent before the first step makes this deterministic."""
+    from numerics import Status
+    from numerics.gd import gd, wn_gd
+
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((3, 8)) / np.sqrt(3)
+    y = A @ rng.uniform(0.5, 1.5, 8)
+    r = gd(A, y, L=2, w0=np.full(8, 0.1), mu=1e-3, steps=10**9, loss_tol=1e-30, time_limit=1e-9)
+    assert r.status == (Status.TIME_LIMIT,) and r.steps < 10**9
+    r = wn_gd(A, y, L=2, r0=1.0, eta_r=0.1, eta_u=1.0, mu=1e-3, steps=10**9, loss_tol=1e-30, time_limit=1e-9)
+    assert r.status == (Status.TIME_LIMIT,)
+    with pytest.raises(ValueError, match="time_limit"):
+        gd(A, y, L=2, w0=np.full(8, 0.1), mu=1e-3, steps=10, time_limit=0)
+
+
+# -- the fused iteration against the update as written in docs/math.md §2.4 ------------------------
+
+
+def _reference_wn_gd(A, y, L, r0, eta_r, eta_u, mu, steps, u0, rates="constant", renormalize=False):
+    """``steps`` WN-GD steps of one run, term by term: ``w = r ū``, ``∇ℒ = L w^{L−1} ⊙ Aᵀ(A w^L − y)``,
+    ``σ = ⟨ū, ∇ℒ⟩``, ``r ← r − μη_rσ``, ``u ← u − μη_u (r/‖u‖)(∇ℒ − ūσ)``."""
+    r, u = float(r0), np.array(u0, dtype=float) / np.linalg.norm(u0)
+    for _ in range(steps):
+        m = np.linalg.norm(u)
+        ubar = u / m
+        w = r * ubar
+        grad = L * w ** (L - 1) * (A.T @ (A @ w ** L - y))
+        sigma = float(ubar @ grad)
+        e_r, e_u = (r * r, 1.0) if rates == "r2" else (eta_r, eta_u)
+        r, u = r - mu * e_r * sigma, u - mu * e_u * (r / m) * (grad - ubar * sigma)
+        if renormalize:
+            u = u / np.linalg.norm(u)
+    return r, u
+
+
+def _reference_gd(A, y, L, w0, mu, steps):
+    w = np.array(w0, dtype=float)
+    for _ in range(steps):
+        w = w - mu * L * w ** (L - 1) * (A.T @ (A @ w ** L - y))
+    return w
+
+
+@pytest.mark.parametrize("L", [2, 3, 4])
+@pytest.mark.parametrize("variant", ["constant", "r2", "renormalize"])
+def test_fused_wn_gd_matches_the_update_term_by_term(L, variant):
+    """The loop computes σ as ⟨A u^L, res⟩ (length M) and the step as u ⊙ (α + β u^{L−2} ⊙ Aᵀres);
+    algebraically the same update, so 30 steps agree with the naive one to accumulated rounding."""
+    p = _p(4, 14, 6)
+    rng = np.random.default_rng(L)
+    u0 = rng.uniform(0.5, 1.5, p.n)
+    rates = "r2" if variant == "r2" else "constant"
+    ren = variant == "renormalize"
+    mus = np.array([2e-3, 1e-2])
+    res = wn_gd(p.A, p.y, L=L, r0=1.1, eta_r=0.4, eta_u=0.8, mu=mus, steps=30, u0=u0, rates=rates,
+                renormalize=ren, loss_tol=0.0)
+    for b, mu in enumerate(mus):
+        r_ref, u_ref = _reference_wn_gd(p.A, p.y, L, 1.1, 0.4, 0.8, mu, 30, u0, rates, ren)
+        assert res.r[b] == pytest.approx(r_ref, rel=tol(DPS_FLOAT64, K_ACCUMULATED))
+        np.testing.assert_allclose(res.u[b], u_ref, rtol=tol(DPS_FLOAT64, K_ACCUMULATED), atol=0)
+        one = wn_gd(p.A, p.y, L=L, r0=1.1, eta_r=0.4, eta_u=0.8, mu=mu, steps=30, u0=u0, rates=rates,
+                    renormalize=ren, loss_tol=0.0)  # the single-run (1-D, gemv) path
+        np.testing.assert_allclose(one.u[0], u_ref, rtol=tol(DPS_FLOAT64, K_ACCUMULATED), atol=0)
+
+
+@pytest.mark.parametrize("L", [2, 3, 4])
+def test_fused_gd_matches_the_update_term_by_term(L):
+    """Plain GD runs as w ⊙ (1 − μL w^{L−2} ⊙ Aᵀres): the same as w − μL w^{L−1} ⊙ Aᵀres."""
+    p = _p(5, 14, 6)
+    w0 = np.random.default_rng(L).uniform(0.2, 0.6, p.n)
+    res = gd(p.A, p.y, L=L, w0=w0, mu=[1e-3, 5e-3], steps=40, loss_tol=0.0)
+    for b, mu in enumerate([1e-3, 5e-3]):
+        np.testing.assert_allclose(res.w[b], _reference_gd(p.A, p.y, L, w0, mu, 40),
+                                   rtol=tol(DPS_FLOAT64, K_ACCUMULATED), atol=0)
+
+
+def test_mixed_depths_and_per_run_matrices_follow_the_same_update():
+    """A batch with a different L per run (the general-exponent path) and a (B, M, n) stack of
+    matrices both give, run by run, the naive update."""
+    p = _p(6, 12, 5)
+    u0 = np.full(p.n, 1.0)
+    res = wn_gd(p.A, p.y, L=[2, 3, 4], r0=1.0, eta_r=0.3, eta_u=1.0, mu=[5e-3] * 3, steps=25, u0=u0, loss_tol=0.0)
+    for b, L in enumerate([2, 3, 4]):
+        r_ref, u_ref = _reference_wn_gd(p.A, p.y, L, 1.0, 0.3, 1.0, 5e-3, 25, u0)
+        np.testing.assert_allclose(res.u[b], u_ref, rtol=tol(DPS_FLOAT64, K_ACCUMULATED), atol=0)
+    A3 = np.stack([p.A, 1.5 * p.A])
+    y3 = np.stack([p.y, 0.5 * p.y])
+    res3 = wn_gd(A3, y3, L=2, r0=1.0, eta_r=0.3, eta_u=1.0, mu=5e-3, steps=25, u0=u0, loss_tol=0.0)
+    for b in range(2):
+        r_ref, u_ref = _reference_wn_gd(A3[b], y3[b], 2, 1.0, 0.3, 1.0, 5e-3, 25, u0)
+        np.testing.assert_allclose(res3.u[b], u_ref, rtol=tol(DPS_FLOAT64, K_ACCUMULATED), atol=0)
+        assert res3.r[b] == pytest.approx(r_ref, rel=tol(DPS_FLOAT64, K_ACCUMULATED))
+
+
+@pytest.mark.parametrize("renormalize", [False, True])
+def test_frozen_and_diverged_runs_keep_their_state_exactly(renormalize):
+    """A run that converged keeps its (r, u) bit for bit while the others go on (also with
+    renormalisation: the frozen u is not divided by its norm again) -- the same batch stopped at
+    its hit has the same state -- and a diverged run in the batch does not change the others: they
+    match the same run made alone, to rounding."""
+    p = _p(2)
+    mus = [0.1, 0.01, 50.0]
+    kw = dict(L=2, r0=1.0, eta_r=0.5, eta_u=1.0, loss_tol=1e-6, renormalize=renormalize)
+    long = wn_gd(p.A, p.y, mu=mus, steps=3000, stop_when_all_done=False, **kw)
+    assert long.status[0] is Status.CONVERGED and long.status[2] is Status.DIVERGED
+    k = int(long.hit_tol_at[0])
+    at_hit = wn_gd(p.A, p.y, mu=mus, steps=k, **kw)  # the same batch, stopped at run 0's hit
+    assert long.r[0] == at_hit.r[0] and np.array_equal(long.u[0], at_hit.u[0])
+    alone = wn_gd(p.A, p.y, mu=mus[1], steps=3000, stop_when_all_done=False, **kw)
+    np.testing.assert_allclose(long.u[1], alone.u[0], rtol=tol(DPS_FLOAT64, K_ACCUMULATED), atol=0)
+    assert long.status[1] is alone.status[0]

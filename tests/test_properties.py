@@ -1,4 +1,4 @@
-"""One hypothesis property per claim (MATH.md §3–§6), with tolerances tied to the precision.
+"""One hypothesis property per claim (docs/math.md §3–§6), with tolerances tied to the precision.
 
 Strategies live in one place (``tests/strategies.py`` → ``wnbias.claims.strategies``); the
 properties are the same cheap checks ``wnbias falsify`` runs (``wnbias.claims.properties``).
@@ -12,6 +12,7 @@ from __future__ import annotations
 from hypothesis import assume, example, given, note
 from hypothesis import strategies as st
 
+from numerics._status import NumericalError
 from numerics.precision import K_ACCUMULATED, tol
 try:  # tests/ is on sys.path (rootdir conftest) under plain `pytest`; the package path under `python -m`
     from strategies import EDGE, configs, problems
@@ -25,7 +26,11 @@ PAIRS = st.tuples(problems(**SMALL), configs())
 
 def _holds(pid, pair):
     problem, config = pair
-    out = evaluate(PROPERTIES[pid], problem, config)
+    try:
+        out = evaluate(PROPERTIES[pid], problem, config)
+    except NumericalError as exc:  # a solver could not certify its result here: not a counterexample
+        note(f"{pid}: {problem.description}, {config}: {exc}")
+        assume(False)
     note(f"{pid}: {problem.description}, {config}: {out}")
     assume(out.ok is not None)  # an assumption of the claim fails here: not a counterexample
     assert out.ok, f"{pid}: measured {out.measured:.3g} > {out.bound:.3g} ({out.note})"
@@ -98,7 +103,7 @@ def test_c7_l1_norm_monotone_in_alpha_eff(pair):
 @given(pair=st.tuples(problems(max_N=5), configs(Ls=(2,), r0=(0.5, 2.0), eta=(0.3, 3.0))))
 @example(pair=EDGE["single-measurement"])
 def test_c8_l2_converges_or_keeps_decreasing(pair):
-    """L = 2 (proven to converge; MATH.md §6: the tail may be a power law in a finite window):
+    """L = 2 (proven to converge; docs/math.md §6: the tail may be a power law in a finite window):
     converged, or the residual still fell over the last decade — never a stall."""
     _holds("C8", pair)
 

@@ -1,5 +1,5 @@
 """`wnbias reproduce --quick`: every experiment writes its figure, data and caption, and the
-numbers behind the figures obey what MATH.md says they must."""
+numbers behind the figures obey what docs/math.md says they must."""
 
 from __future__ import annotations
 
@@ -15,11 +15,16 @@ from wnbias.experiments import EXPERIMENT_NAMES, get_experiment
 from wnbias.experiments.rate import fit_rate
 from wnbias.sweep import read_csv
 
+try:  # tests/ is on sys.path (rootdir conftest) under plain `pytest`; the package path under `python -m`
+    from test_figures_account import check_every_run_accounted
+except ImportError:  # pragma: no cover
+    from tests.test_figures_account import check_every_run_accounted
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def test_quick_set(tmp_path):
-    """The whole quick set, run once (40–95 s on two shared cores), then every check on its output.
+    """The whole quick set, run once (about a minute), then every check on its output.
 
     One test, not a module fixture: under ``pytest -n`` a fixture would run once per worker."""
     rc = main(["reproduce", "--quick", "--out", str(tmp_path), "--no-progress"])
@@ -28,6 +33,7 @@ def test_quick_set(tmp_path):
     _check_eta_ratio_gap_never_exceeds_the_section5_bound(tmp_path)
     _check_plain_gd_gap_does_not_grow_as_the_initialisation_shrinks(tmp_path)
     _check_regime_map_sign_of_phi_at_r0_decides_magnification(tmp_path)
+    check_every_run_accounted(tmp_path)  # issue 17: every CSV row is a point in its figure, counted in the caption
 
 
 def _check_files(out):
@@ -50,7 +56,7 @@ def _check_files(out):
 
 
 def _check_eta_ratio_gap_never_exceeds_the_section5_bound(out):
-    """MATH.md §5: S − ‖z*‖₁ ≤ bound(ρ) with ρ from the run's own final radius.  The gap of a run
+    """docs/math.md §5: S − ‖z*‖₁ ≤ bound(ρ) with ρ from the run's own final radius.  The gap of a run
     stopped at loss ≤ tol_rel·½‖y‖² is only resolved to about √tol_rel·‖z*‖₁ (Ax ≠ y exactly)."""
     s = get_experiment("eta_ratio").settings(quick=True)
     rows = [r for r in read_csv(out / "eta_ratio.csv") if r["status"] == "converged" and r["bound_abs"] is not None]
@@ -98,3 +104,93 @@ def test_bad_names_and_seeds_exit_2(tmp_path, capsys):
     assert main(["reproduce", "no_such_experiment", "--out", str(tmp_path)]) == 2
     assert "unknown experiment" in capsys.readouterr().err
     assert main(["reproduce", "rate", "--seeds", "0", "--out", str(tmp_path)]) == 2
+
+
+# ------------------------------------------------------- output checks for `reproduce` (issue 13)
+def _unwritable_dir(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    from pathlib import Path
+
+    for d in (ro, Path("/sys")):
+        try:
+            (d / ".probe").write_text("x")
+            (d / ".probe").unlink()
+        except OSError:
+            return d
+    pytest.skip("no unwritable directory here (running as root without a read-only /sys)")
+
+
+def test_unique_names_keeps_the_first_of_each():
+    from wnbias.experiments import unique_names
+
+    assert unique_names(["rate", "depth", "rate", "rate", "depth"]) == ["rate", "depth"]
+
+
+def test_check_output_dir_refuses_a_file_an_unwritable_dir_and_a_dir_in_place_of_an_output(tmp_path):
+    from wnbias.experiments import OutputDirError, check_output_dir, output_files
+
+    made = check_output_dir(tmp_path / "new" / "sub", files=output_files(["rate"]))
+    assert made.is_dir() and not list(made.iterdir())  # the probe file is gone
+    (tmp_path / "f").write_text("")
+    with pytest.raises(OutputDirError, match=r"--out: .*f is a file"):
+        check_output_dir(tmp_path / "f")
+    ro = _unwritable_dir(tmp_path)
+    with pytest.raises(OutputDirError, match="--out: cannot"):
+        check_output_dir(ro / "x" if ro.name == "sys" else ro)
+    (tmp_path / "d" / "rate.csv").mkdir(parents=True)
+    with pytest.raises(OutputDirError, match="rate.csv is a directory"):
+        check_output_dir(tmp_path / "d", files=output_files(["rate"]))
+
+
+def test_save_outputs_that_cannot_write_keeps_the_caption_and_rows(tmp_path):
+    from wnbias.experiments._common import OutputWriteError, plt, save_outputs
+
+    (tmp_path / "demo.csv").mkdir()  # a directory where the CSV must go: os.replace fails after the work
+    fig = plt().figure()
+    rows = [{"a": 1, "b": 2.5}]
+    with pytest.raises(OutputWriteError) as info:
+        save_outputs(tmp_path, "demo", fig, rows, "Measured: a = 1.")
+    err = info.value
+    assert err.name == "demo" and err.path == tmp_path / "demo.csv"
+    assert err.caption == "Measured: a = 1." and err.rows == rows
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left behind
+
+
+def test_reproduce_out_unusable_exits_2_before_any_work(tmp_path, capsys, monkeypatch):
+    from wnbias import experiments
+
+    def no_work(name):
+        raise AssertionError(f"experiment {name} was started although --out is unusable")
+
+    monkeypatch.setattr(experiments, "get_experiment", no_work)
+    (tmp_path / "file").write_text("")
+    bad = [tmp_path / "file", _unwritable_dir(tmp_path)]
+    (tmp_path / "d" / "rate.png").mkdir(parents=True)
+    bad.append(tmp_path / "d")
+    for out in bad:
+        assert main(["reproduce", "rate", "--quick", "--out", str(out), "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert "--out" in err and "Traceback" not in err
+
+
+def test_reproduce_runs_a_repeated_name_once(tmp_path):
+    assert main(["reproduce", "rate", "rate", "--quick", "--out", str(tmp_path), "--no-progress"]) == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert [e["name"] for e in manifest["experiments"]] == ["rate"]
+
+
+def test_reproduce_that_cannot_write_its_results_exits_3_and_prints_them(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import wnbias.sweep
+
+    def disk_full(rows, path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(wnbias.sweep, "write_csv", disk_full)  # save_outputs writes the CSV through it
+    rc = main(["reproduce", "rate", "--quick", "--out", str(tmp_path), "--no-progress"])
+    out, err = capsys.readouterr()
+    assert rc == 3 and "No space left on device" in out + err and "Traceback" not in out + err
+    assert "Measured" in out  # the caption, with the measured values, went to stdout

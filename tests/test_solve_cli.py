@@ -61,7 +61,7 @@ def test_limit_option(tmp_path):
     rc = main(["solve", *SMALL, "--eta-r", "0.5", "--limit", "--json", str(out)])
     d = json.loads(out.read_text())
     assert rc == 0 and d["limit_solver"]["status"] == "converged"
-    # two independent routes to r_inf: integration and the scalar equation of MATH.md §4
+    # two independent routes to r_inf: integration and the scalar equation of docs/math.md §4
     assert abs(d["limit_solver"]["r_inf_flow_minus_solver"]) <= 1e-6 * d["r_inf"]
 
 
@@ -133,8 +133,11 @@ def test_dps_option_dispatches_to_the_mp_integrator(tmp_path):
     hp = d["high_precision"]
     assert hp["dps"] == 20 and hp["status"] == "not_converged"
     assert isinstance(hp["r_final"], str) and len(hp["r_final"].replace(".", "")) >= 18
+    # with --dps the result is the 20-digit run's, and says so
+    assert d["product"] == "taylor" and d["dps"] == 20 and d["r_final"] == hp["r_final"]
+    assert d["flow64"]["role"] == "cross-check" and d["flow64"]["dps"] is None
     # the float64 and the 20-digit trajectories agree to the float64 integration's accuracy
-    assert float(hp["r_final"]) == pytest.approx(d["r_final"], rel=1e-8)
+    assert float(hp["r_final"]) == pytest.approx(d["flow64"]["r_final"], rel=1e-8)
 
 
 def test_jsonio_conversions():
@@ -149,3 +152,34 @@ def test_jsonio_conversions():
     assert to_jsonable({"s": Status.CONVERGED, "a": np.array([1.0, np.inf]), "i": np.int64(3)}) == {
         "s": "converged", "a": [1.0, None], "i": 3}
     assert "NaN" not in dumps({"x": float("nan")})
+
+
+# -- --limit --certify (issue 14; docs/certify.md) -------------------------------------------------
+def test_limit_certify_prints_the_enclosures_and_the_json_balls_contain_the_limit(tmp_path, capsys):
+    from numerics import certify as C
+
+    out = tmp_path / "c.json"
+    rc = main(["solve", *SMALL, "--L", "2", "--eta-r", "0.3", "--limit", "--dps", "40", "--certify",
+               "--json", str(out)])
+    text = capsys.readouterr().out
+    d = json.loads(out.read_text())
+    assert rc == 0 and d["status"] == "converged"
+    assert "certificate: certified" in text and "r_inf ∈" in text and "enclosure radii:" in text
+    cb = d["certificate"]
+    assert cb["certified"] and cb["uniqueness"] == "unique" and cb["toolkit_inside"] is True
+    assert cb["r_digits"] > 35 and len(cb["x_inf"]) == 12
+    with C._precision(400):
+        r = C.ball_from_json(cb["r"])
+        assert r.contains(C.to_arb(cb["toolkit_r"]))  # the limit solver's value, to 45 digits
+        # the product's r_inf as printed (rounded to 40 digits) is within a unit of its last digit
+        assert r.overlaps(C.to_arb(d["r_inf"]) + C.arb(0, 10.0 ** -39))
+        x = [C.ball_from_json(b) for b in cb["x_inf"]]
+        assert all(b.contains(C.to_arb(v)) for b, v in zip(x, d["x_inf"]))
+        assert C.ball_from_json(cb["l1"]["ball"]).contains(C.to_arb(__import__("fractions").Fraction(cb["l1"]["value"])))
+    assert cb["l1"]["optimal"] and cb["c6"]["decision"] == "certified"
+    assert cb["radii"]["r_inf"] == pytest.approx(float(r.rad()), rel=1e-6)
+
+
+def test_certify_needs_limit(capsys):
+    assert main(["solve", *SMALL, "--certify"]) == 2
+    assert "--certify" in capsys.readouterr().err

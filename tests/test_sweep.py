@@ -213,3 +213,50 @@ def test_task_errors_are_recorded_and_retried(tmp_path):
     (row,) = load_records(tmp_path)
     assert "truth must be one of" in row["error"]
     assert run_sweep(spec, tmp_path, workers=1, progress=False).computed == 1  # retried, not skipped
+
+
+# ------------------------------------------------------------------ examples and exact numbers
+def test_the_examples_expand():
+    from pathlib import Path
+
+    from wnbias.sweep import load_config
+
+    root = Path(__file__).resolve().parent.parent / "examples"
+    eta = load_config(root / "sweep_eta.toml")
+    assert len(eta) == 6 * 3 * 3 and {p["eta_tilde"] for p in eta.params} >= {"0.1", "1"}
+    assert len(load_config(root / "sweep_limit_random.toml")) == 24
+
+
+def test_exact_parameter_strings_survive_record_and_csv_at_dps(tmp_path):
+    """A string parameter reaches the task unchanged, and the record and CSV give it back digit
+    for digit, next to the precision, with r_inf to dps significant digits (issue 19)."""
+    spec = expand({"task": "limit_run", "params": {"truth": "sparse", "N": 12, "M": 4, "seed": 0, "dps": 30,
+                                                   "reference": False},
+                   "grid": {"eta_tilde": ["1/3", "0.1000000000000000000000000001"], "r0": ["2.5"]}})
+    s = run_sweep(spec, tmp_path, workers=1, progress=False)
+    assert (s.computed, s.failed) == (2, 0)
+    recs = {r["params"]["eta_tilde"]: r for r in map(read_record, (tmp_path / "records").glob("*.json"))}
+    for given, rec in recs.items():
+        res = rec["result"]
+        assert res["status"] == "converged" and res["precision"] == "dps=30"
+        assert res["exact"]["eta_tilde"] == given and res["exact"]["r0"] == "2.5"
+        assert res["r_inf_digits"] == _limit_digits(given, "2.5", 30)  # all 30 digits, for the exact η̃
+    assert len({r["result"]["r_inf_digits"][:12] for r in recs.values()}) == 2
+    rows = {r["exact.eta_tilde"]: r for r in read_csv(tmp_path / "results.csv")}
+    assert set(rows) == set(recs)
+    assert all(rows[g]["r_inf_digits"] == recs[g]["result"]["r_inf_digits"] for g in recs)
+
+
+def _limit_digits(eta_tilde: str, r0: str, dps: int) -> str:
+    """r_∞ from limit_solve directly (same problem as the sweep), printed to dps digits."""
+    import math
+
+    import mpmath
+
+    from numerics.config import FlowConfig
+    from numerics.limit import limit_solve
+    from wnbias.experiments._common import make_problem
+
+    res = limit_solve(make_problem("sparse", 12, 4, 0, k=1), FlowConfig(L=2, r0=r0, eta_r=eta_tilde, eta_u=1), dps=dps)
+    with mpmath.workdps(dps + 10):
+        return mpmath.nstr(res.r_inf, dps, min_fixed=-math.inf, max_fixed=math.inf)

@@ -45,7 +45,7 @@ def test_derivations_are_frozen_values_that_print():
     r = d.check()
     assert isinstance(r, theory.CheckResult) and r.method in _core.METHODS
     tex = d.latex()
-    assert d.statement in tex and "MATH.md" in tex
+    assert d.statement in tex and "docs/math.md" in tex
     for d in theory.derivations(3):
         sp.latex(sp.Integer(0))
         assert d.latex()
@@ -134,3 +134,50 @@ def test_derive_text_and_latex(capsys):
 def test_derive_bad_depth_exits_2(bad, capsys):
     assert main(["derive", "--L", bad]) == 2
     assert "--L" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- the sharpened L > 2 bound
+@pytest.mark.parametrize("L", ["symbolic", 3, 4])
+def test_sharpened_bound_is_derived_and_listed(L):
+    """docs/math.md §5.1: from the optimality condition, S − ‖z*‖₁ ≤ α^{L−2} n^{(L−2)/L} S^{2/L},
+    2/L times the §5 bound; listed by theory.derivations (and so by `wnbias derive`)."""
+    d = {d.name: d for d in theory.derivations(L)}["l1_gap_bound_Lgt2_sharp"]
+    res = d.check()
+    assert res.verified, res.detail
+    Lv = _core.depth(L)
+    assert _core.is_zero(d.expr("bound") - bounds.alpha ** (Lv - 2) * bounds.n ** ((Lv - 2) / Lv)
+                         * bounds.S ** (sp.Integer(2) / Lv))
+    assert _core.is_zero(d.expr("ratio to the §5 bound") - 2 / Lv)
+    assert [s.relation for s in d.steps] == ["=", "=", "=", "<=", "<=", "<="]
+
+
+def test_sharpened_bound_is_not_listed_at_L2():
+    assert "l1_gap_bound_Lgt2_sharp" not in {d.name for d in theory.derivations(2)}
+    with pytest.raises(ValueError, match="L > 2"):
+        bounds.sharp_chain(sp.Integer(2))
+
+
+@pytest.mark.parametrize("Lv", [_core.L, sp.Integer(3), sp.Integer(4)])
+@pytest.mark.parametrize("plant, step", [("ratio-1/L", 3), ("no-n-factor", 4)])
+def test_a_planted_wrong_step_of_the_sharpened_chain_fails(Lv, plant, step):
+    """Claiming gap/§5-bound ≤ 1/L (Σ x^{(2−L)/L} z* ≥ ½ Σ x^{2/L}) or dropping n^{(L−2)/L} from
+    Jensen: exactly that step fails, and with it the check."""
+    steps, _ = bounds.sharp_chain(Lv, plant)
+    assert [i for i, s in enumerate(steps) if not s.verify()] == [step]
+    res = bounds.check_sharp(Lv, plant)
+    assert not res.verified and "steps failed" in res.detail
+    with pytest.raises(ValueError, match="plant"):
+        bounds.sharp_chain(Lv, "wrong")
+
+
+def test_sharpened_chain_sum_knows_only_its_sums():
+    """The summation step accepts (Aᵀν)_i only as (Aᵀν)_i (x_i − z*_i) (what A(x∞ − z*) = 0 removes)."""
+    L3 = sp.Integer(3)
+    assert bounds.coordinate_sum(bounds.gc * (bounds.xc - bounds.zc), L3) == bounds.G
+    with pytest.raises(ValueError, match="Aᵀν"):
+        bounds.coordinate_sum(bounds.gc * bounds.xc, L3)
+    with pytest.raises(ValueError, match="cannot sum"):
+        bounds.coordinate_sum(bounds.xc ** 2, L3)
+    # a chain whose sum kept a (Aᵀν) term would not reduce to α^{2−L}(S − ‖z*‖₁)
+    steps, _ = bounds.sharp_chain(L3)
+    assert not _core.is_zero(bounds.coordinate_sum(steps[1].rhs, L3) - steps[2].lhs)

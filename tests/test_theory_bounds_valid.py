@@ -3,21 +3,32 @@
 Independent of the rest of numerics: the projection of a uniform β = α^L onto
 {Az = y, z ≥ 0} is computed here by damped Newton on the convex dual
 ψ(ν) = Σ F*(∇F(β) + Aᵀν) − ⟨y, ν⟩ (F* the convex conjugate, z(ν) = (∇F)^{-1}(θ)),
-and z* = argmin ‖z‖₁ by scipy's LP; then S − ‖z*‖₁ ≤ bound must hold.
+and z* = argmin ‖z‖₁ by scipy's LP; then S − ‖z*‖₁ ≤ bound must hold, for L > 2 also the
+sharpened bound of docs/math.md §5.1 (2/L times the §5 one).
 """
 
 from __future__ import annotations
 
+import functools
+
 import mpmath
 import numpy as np
+import sympy as sp
 from hypothesis import example, given, strategies as st
 from scipy.optimize import linprog
 
 from numerics import _derived as D
 from numerics.precision import DPS_FLOAT64, K_SOLVE, tol, workdps
+from theory import bounds
 
 
 DPS = 30
+
+
+@functools.lru_cache(maxsize=None)
+def _sharp(L):
+    """The derived sharpened bound ``α^{L−2} n^{(L−2)/L} S^{2/L}`` as an mpmath function of ``(S, n, α)``."""
+    return sp.lambdify((bounds.S, bounds.n, bounds.alpha), bounds.sharp_chain(sp.Integer(L))[1], "mpmath")
 
 
 def _projection(A, y, beta, L):
@@ -97,4 +108,7 @@ def test_gap_is_below_the_derived_bound(L, seed, alpha):
             bound = D.l1_bound_Lgt2(S, N, a, L, mpmath)
         slack = tol(DPS_FLOAT64, K_SOLVE) * max(1, S)  # z* comes from a float64 LP
         assert S - Z <= bound + slack, (S - Z, bound)
+        if L > 2:  # the sharpened bound of docs/math.md §5.1 (theory.bounds.sharp_chain), 2/L of the above
+            sharp = _sharp(L)(S, N, a)
+            assert S - Z <= sharp + slack, (S - Z, sharp)
         assert S - Z >= -slack  # z* is the ℓ1 minimiser over the same set

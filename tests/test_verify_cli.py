@@ -49,9 +49,8 @@ def test_bad_input_exits_2(tmp_path, capsys):
     assert "--problem" in capsys.readouterr().err
     p = generate("sparse_positive", 6, 3, 0).save(tmp_path / "p.npz")
     assert main(["verify", "--problem", str(p), "--L", "1", "--no-progress"]) == 2
-    with pytest.raises(SystemExit) as e:
-        main(["verify", "--quick", "--full"])
-    assert e.value.code == 2
+    assert main(["verify", "--quick", "--full"]) == 2  # argparse's own errors are returned too
+    assert "not allowed with" in capsys.readouterr().err
 
 
 def test_problem_file_with_solve_options(tmp_path):
@@ -78,3 +77,52 @@ def test_report_writes_markdown_and_figures(tmp_path):
         assert (d / png).stat().st_size > 1000, png
         assert png in md
     assert json.loads((d / "rows.json").read_text())["rows"]
+
+
+# -- --certify (issue 14; docs/certify.md) -------------------------------------------------------
+def test_certify_adds_certified_rows_a_certificate_column_and_json_balls(tmp_path, capsys):
+    from numerics import certify as C
+    from numerics.limit import limit_solve
+    from wnbias.claims import limits
+
+    out = tmp_path / "rows.json"
+    rc = main(["verify", "--quick", "--claims", "C6", "--certify", "--json", str(out), "--no-progress"])
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert "certificate" in text and "CERTIFIED" in text and "gap ≤ bound" in text
+    assert "CERTIFIED, " in text.splitlines()[-1] and "FAIL certified" in text.splitlines()[-1]
+    doc = json.loads(out.read_text())
+    assert doc["meta"]["certify"] is True
+    assert doc["summary"]["CERTIFIED"] >= 1 and doc["summary"]["FAIL"] == 0
+    certified = [r for r in doc["rows"] if r["verdict"] == "CERTIFIED"]
+    assert certified and all(r["claim"] == "C6" for r in certified)
+    case = limits.cases_c6("quick")[0]
+    lim = limit_solve(case.problem, case.config, dps=limits.CERT_DPS)
+    row = next(r for r in certified if r["setting"].startswith(case.label))
+    with C._precision(400):
+        ball = C.ball_from_json(row["certificate"]["balls"]["r"])
+        assert ball.contains(C.to_arb(lim.r_inf))
+    assert isinstance(row["certificate"]["balls"]["gap"]["mid"], str)
+
+
+def test_a_certified_fail_counts_as_a_fail():
+    from wnbias import report
+    from wnbias.claims.registry import CERTIFIED, apply_certificate
+    from wnbias.commands.verify import exit_status
+
+    base = Row("C6", "", 1.0, 2.0, "PASS", "n")
+    ok = apply_certificate(base, {"decision": "certified", "complete": True, "proven": "p", "short": "gap ≤ bound"})
+    bad = apply_certificate(base, {"decision": "certified_fail", "complete": True, "proven": "q", "short": "gap > bound"})
+    assert ok.verdict == CERTIFIED and exit_status([ok]) == 0
+    assert bad.verdict == "FAIL" and exit_status([ok, bad]) == 1
+    assert report.summary_line([ok, bad]) == "1 CERTIFIED, 0 PASS, 1 FAIL, 0 SKIP (1 FAIL certified)"
+    assert report.document([ok, bad])["summary"] == {"CERTIFIED": 1, "PASS": 0, "FAIL": 1, "SKIP": 0,
+                                                     "FAIL_certified": 1}
+    assert report.certificate_cell(bad.certificate).startswith("certified FAIL")
+    # without certificates the summary keeps its old form
+    assert report.summary_line([base]) == "1 PASS, 0 FAIL, 0 SKIP"
+
+
+def test_certify_without_a_certifiable_claim_is_bad_input(capsys):
+    assert main(["verify", "--quick", "--claims", "C1", "--certify", "--no-progress"]) == 2
+    assert "--certify" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Symbolic derivations (sympy) of MATH.md §2–§5, each a value that checks itself.
+"""Symbolic derivations (sympy) of docs/math.md §2–§5, each a value that checks itself.
 
     >>> import theory
     >>> ds = theory.derivations(L="symbolic", model="positive")
@@ -18,7 +18,7 @@ __all__ = ["CheckResult", "Derivation", "Step", "derivations", "check_all", "MOD
 
 
 def derivations(L="symbolic", model: str = "positive") -> list:
-    """The derivations of MATH.md §1–§5 for depth ``L`` (``'symbolic'`` or an int ≥ 2).
+    """The derivations of docs/math.md §1–§5 for depth ``L`` (``'symbolic'`` or an int ≥ 2).
 
     Order: §1 loss/gradient, §2 flow and scaling, §3 identities and the invariant, §4 ρ/β, F,
     the limit equation and the radius–dual identity, §5 the ℓ1-gap bounds.

@@ -1,6 +1,6 @@
 """The shared vocabulary of the derivations: symbols, the ``Derivation`` value, its checks.
 
-A derivation is data: a name, the section of MATH.md it corresponds to, its statement in
+A derivation is data: a name, the section of docs/math.md it corresponds to, its statement in
 LaTeX, the sympy expressions it produced, the assumptions it used, and a ``check`` that
 re-establishes the claim with sympy (simplify a difference to zero, take a limit, exhibit a
 sum of squares, or walk an inequality chain step by step).  Checks are cached, so asking
@@ -17,7 +17,7 @@ from typing import Callable, Union
 import sympy as sp
 
 # ----------------------------------------------------------------------------- symbols
-# Positive by declaration (MATH.md §8): the depth, the rates, the initial radius.
+# Positive by declaration (docs/math.md §8): the depth, the rates, the initial radius.
 L = sp.Symbol("L", positive=True)
 eta_r = sp.Symbol("eta_r", positive=True)
 eta_u = sp.Symbol("eta_u", positive=True)
@@ -54,14 +54,14 @@ def depth(L_value) -> Depth:
 
 
 def log_L(v, Lv):
-    """The L-logarithm of MATH.md §3.3: ``(v^{2-L} - 1)/(2 - L)``, and ``log v`` when L is 2."""
+    """The L-logarithm of docs/math.md §3.3: ``(v^{2-L} - 1)/(2 - L)``, and ``log v`` when L is 2."""
     if Lv == 2:
         return sp.log(v)
     return (v ** (2 - Lv) - 1) / (2 - Lv)
 
 
 def psimp(expr):
-    """Simplify with the power and log rules valid for positive bases (MATH.md §8)."""
+    """Simplify with the power and log rules valid for positive bases (docs/math.md §8)."""
     e = sp.sympify(expr)
     e = sp.expand_power_base(e, force=True)
     e = sp.powsimp(e, force=True)
@@ -118,7 +118,7 @@ class Step:
 
 @dataclass(frozen=True)
 class Derivation:
-    """One derived statement of MATH.md §2–§5, able to check and print itself."""
+    """One derived statement of docs/math.md §2–§5, able to check and print itself."""
 
     name: str
     section: str
@@ -145,7 +145,7 @@ class Derivation:
 
         def tex(e):
             return sp.latex(e, symbol_names=LATEX_NAMES)
-        lines = [rf"\paragraph{{{t(self.name)}}} (MATH.md {self.section}; $L = {self.depth}$, {self.model} model)",
+        lines = [rf"\paragraph{{{t(self.name)}}} (docs/math.md {self.section}; $L = {self.depth}$, {self.model} model)",
                  rf"\[ {self.statement} \]"]
         for label, e in self.expressions:
             lines.append(rf"\[ \text{{{t(label)}}}:\quad {tex(e)} \]")

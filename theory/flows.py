@@ -1,6 +1,6 @@
-"""MATH.md §2–§3.2: the WN reparametrisation, its flow, and the identities of the flow.
+"""docs/math.md §2–§3.2: the WN reparametrisation, its flow, and the identities of the flow.
 
-Per coordinate ``i`` (MATH.md §8), nothing depends on N: write ``ν = ‖u‖ = sqrt(u_i² + Q)`` with
+Per coordinate ``i`` (docs/math.md §8), nothing depends on N: write ``ν = ‖u‖ = sqrt(u_i² + Q)`` with
 ``Q = Σ_{j≠i} u_j²`` independent of ``u_i``; then ``ℒ̃(r, u) = G(a, k)`` with ``a = w_i = r u_i/ν``
 and ``k = r/ν`` (the other coordinates are ``w_j = k u_j``), where ``G`` is opaque.  Its partials
 are ``G_a = ∂_iℒ`` and ``G_k = Σ_{j≠i} u_j ∂_jℒ = νσ − u_i ∂_iℒ`` (``σ = ⟨ū, ∇ℒ⟩`` by definition).

@@ -1,4 +1,4 @@
-"""MATH.md §3.3–§3.5: the invariant ``h_η`` with the L-logarithm, and plain GF's invariant.
+"""docs/math.md §3.3–§3.5: the invariant ``h_η`` with the L-logarithm, and plain GF's invariant.
 
 Per coordinate with ``u_i(t)``, ``r(t)``, ``s(t)`` as functions of time (``‖u‖ = 1``, which loses no
 generality by ``wn_scaling``) and ``g_i``, ``σ`` opaque.  ``ḣ ∈ range(Aᵀ)`` becomes: the ratio

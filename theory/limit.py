@@ -1,10 +1,11 @@
-"""MATH.md §4: ρ and β from the invariant at t → ∞, the potential F, the scalar limit
+"""docs/math.md §4: ρ and β from the invariant at t → ∞, the potential F, the scalar limit
 equation φ(r), and the radius–dual identity K(t).
 
 Normalisation of F (used everywhere, exported as ``numerics._derived.F``): per coordinate
 ``F_L(z) = (z − (L/2) z^{2/L})/(L − 2)`` for ``L ≠ 2`` and ``F_2(z) = ½(z log z − z)``, the limit
-of ``F_L`` as ``L → 2``; with it ``∇F(z) = log_L(z^{1/L})`` for every ``L``.  (MATH.md's
-``Σ z log z − z`` at ``L = 2`` is twice this; a positive multiple gives the same projection.)
+of ``F_L`` as ``L → 2``; with it ``∇F(z) = log_L(z^{1/L})`` for every ``L``.  (The usual
+``Σ z log z − z`` at ``L = 2`` is twice this; a positive multiple gives the same projection,
+docs/math.md §4.1.)
 """
 
 from __future__ import annotations

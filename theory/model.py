@@ -1,4 +1,4 @@
-"""MATH.md §1: the loss and its gradient, positive and signed models, per coordinate.
+"""docs/math.md §1: the loss and its gradient, positive and signed models, per coordinate.
 
 Nothing depends on N: the loss is ``ℓ(x) = ½‖Ax − y‖²`` with ``x`` a vector of coordinates
 ``x_i = w_i^L`` (positive) or ``x_i = w_{+,i}^L − w_{−,i}^L`` (signed); sympy's chain rule on an

@@ -2,7 +2,7 @@
 
 The toolkit has two libraries and this thin application layer:
 
-* :mod:`theory` (sympy) derives the equations of MATH.md and checks each derivation;
+* :mod:`theory` (sympy) derives the equations of docs/math.md and checks each derivation;
 * :mod:`numerics` (numpy, scipy, mpmath) integrates the flows and computes references;
 * :mod:`wnbias` wires them: command line, claim registry, reports, experiments.
 """

@@ -1,5 +1,21 @@
-"""Errors the command line turns into a message and exit status 2."""
+"""Errors the command line turns into a message and an exit status.
+
+``UsageError`` → exit 2 (bad input or usage: the message names the argument and the fix);
+``CannotRun`` → exit 3 (the work could not be done or its output could not be kept: missing
+machinery, named; an output that could not be written after the work).
+"""
+
+# the exit statuses of every command (README.md, "Exit status")
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+EXIT_CANNOT_RUN = 3
+EXIT_INTERRUPTED = 130
 
 
 class UsageError(ValueError):
-    """Bad input from the user: the message names the argument and the fix."""
+    """Bad input from the user: the message names the argument and the fix (exit 2)."""
+
+
+class CannotRun(RuntimeError):
+    """The command could not do or keep its work (exit 3); the message says what is missing."""

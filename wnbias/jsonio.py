@@ -4,6 +4,10 @@
 * ``mpmath.mpf`` values go out as decimal *strings* with all their digits (``mp_str``), so no
   precision is lost to a float;
 * numpy arrays become lists; enums their ``.value``; dataclasses dicts.
+
+Output paths: :func:`check_output_file` and :func:`check_output_dir` test, *before* a command
+does its work, that what it will write can be written (a :class:`~wnbias.errors.UsageError`,
+exit 2, naming the option otherwise); ``"-"`` as a file name means standard output.
 """
 
 from __future__ import annotations
@@ -12,7 +16,10 @@ import dataclasses
 import enum
 import json
 import math
+import os
 import platform
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -87,11 +94,88 @@ def to_jsonable(obj: Any) -> Any:
 
 def dumps(obj: Any, **kw) -> str:
     kw.setdefault("indent", 2)
-    return json.dumps(to_jsonable(obj), allow_nan=False, ensure_ascii=False, **kw)
+    kw.setdefault("ensure_ascii", False)
+    return json.dumps(to_jsonable(obj), allow_nan=False, **kw)
 
 
-def write_json(path, obj: Any) -> Path:
-    """Write ``obj`` (converted by :func:`to_jsonable`) to ``path`` as strict JSON."""
+def _stdout_is_utf() -> bool:
+    enc = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+    return enc.startswith("utf")
+
+
+def write_json(path, obj: Any):
+    """Write ``obj`` (converted by :func:`to_jsonable`) to ``path`` as strict JSON.
+
+    ``path == "-"`` writes to standard output (ASCII escapes where stdout cannot encode
+    the text) and returns ``"-"``; otherwise the :class:`~pathlib.Path` written.
+    """
+    if str(path) == "-":
+        sys.stdout.write(dumps(obj, ensure_ascii=not _stdout_is_utf()) + "\n")
+        sys.stdout.flush()
+        return "-"
     path = Path(path)
     path.write_text(dumps(obj) + "\n", encoding="utf-8")
     return path
+
+
+# -- output paths, checked before the work ------------------------------------------------
+
+
+def _usage(option: str, msg: str):
+    from wnbias.errors import UsageError
+
+    return UsageError(f"{option}: {msg}")
+
+
+def check_output_file(path, option: str) -> None:
+    """Raise ``UsageError`` (naming ``option``) unless a file can be written at ``path``.
+
+    Refused: a directory, a missing parent directory, a parent that is not a directory, a
+    file or folder that cannot be written.  Nothing is left behind (an existing file is
+    opened for appending and closed, untouched; a new one is created and removed).
+    ``"-"`` (standard output) is always accepted.
+    """
+    if str(path) == "-":
+        return
+    p = Path(path)
+    if str(path) == "" or p.is_dir():
+        raise _usage(option, f"{str(path) or '(empty)'} is a directory; give a file name")
+    parent = p.parent
+    if not parent.exists():
+        raise _usage(option, f"cannot write {p}: the directory {parent} does not exist")
+    if not parent.is_dir():
+        raise _usage(option, f"cannot write {p}: {parent} is not a directory")
+    try:
+        if p.exists():
+            with open(p, "a", encoding="utf-8"):
+                pass
+        else:
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.close(fd)
+            os.unlink(p)
+    except OSError as exc:
+        raise _usage(option, f"cannot write {p} ({exc.strerror or exc})") from None
+
+
+def check_output_dir(path, option: str) -> Path:
+    """Create the directory ``path`` if needed and check that files can be written in it.
+
+    Raises ``UsageError`` naming ``option`` when ``path`` is an existing file, cannot be
+    created, or is not writable (a probe file is created and removed).  Returns the path.
+    """
+    d = Path(path)
+    if str(path) == "":
+        raise _usage(option, "an empty directory name")
+    if d.exists() and not d.is_dir():
+        raise _usage(option, f"{d} exists and is not a directory (a directory is expected)")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _usage(option, f"cannot create the directory {d} ({exc.strerror or exc})") from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".wnbias-probe-", dir=d)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise _usage(option, f"cannot write into {d} ({exc.strerror or exc})") from None
+    return d

@@ -1,4 +1,9 @@
-"""Reports of claim rows: a rich table, JSON, and a markdown report with figures."""
+"""Reports of claim rows: a rich table, JSON, and a markdown report with figures.
+
+Certified runs (``wnbias verify --certify``; docs/certify.md): rows carry a ``certificate``
+mapping; the table and the markdown report then get a ``certificate`` column (its width in
+digits and what was proven), the summary counts ``CERTIFIED`` rows (a success, like PASS) and
+says how many FAILs are certified, and the JSON carries the balls as mid/rad strings."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
-VERDICT_STYLE = {"PASS": "bold green", "FAIL": "bold red", "SKIP": "yellow"}
+VERDICT_STYLE = {"CERTIFIED": "bold cyan", "PASS": "bold green", "FAIL": "bold red", "SKIP": "yellow"}
 
 
 def fmt(v) -> str:
@@ -28,6 +33,40 @@ def summary(rows: Sequence) -> Counter:
     return Counter(r.verdict for r in rows)
 
 
+def is_certified_run(rows: Sequence) -> bool:
+    """Whether any row carries a certificate (``verify --certify``) or is CERTIFIED."""
+    return any(getattr(r, "certificate", None) is not None or r.verdict == "CERTIFIED" for r in rows)
+
+
+def certified_fails(rows: Sequence) -> int:
+    """How many FAIL rows are certified FAILs (the comparison fails on the whole enclosure)."""
+    n = 0
+    for r in rows:
+        c = getattr(r, "certificate", None)
+        if r.verdict == "FAIL" and c and c.get("applied") and c.get("decision") == "certified_fail":
+            n += 1
+    return n
+
+
+def certificate_cell(cert) -> str:
+    """The certificate column: ``"40.1 d: gap ≤ bound"``, ``"certified FAIL 39 d: gap > bound"``,
+    ``"not certified: <why>"`` or ``"n/a"`` (a row without enclosed quantities)."""
+    if not cert:
+        return ""
+    decision = cert.get("decision")
+    if decision == "not_applicable":
+        return "n/a"
+    digits = cert.get("digits")
+    width = f"{digits:.1f} d" if isinstance(digits, (int, float)) and math.isfinite(digits) else "—"
+    if cert.get("applied"):
+        head = "certified FAIL " if decision == "certified_fail" else ""
+        return f"{head}{width}: {cert.get('short') or cert.get('proven', '')}"
+    if decision in ("certified", "certified_fail"):  # proven on the enclosure, but not of the claim's own quantity
+        return f"not certified ({width}: {cert.get('short', '')} on a root not proven unique)"
+    why = str(cert.get("reason") or "undecided")
+    return "not certified: " + (why if len(why) <= 60 else why[:57] + "…")
+
+
 def table(rows: Sequence, title: str = "wnbias verify", reasons: bool = True):
     """A :class:`rich.table.Table` of the rows."""
     from rich.markup import escape
@@ -40,18 +79,34 @@ def table(rows: Sequence, title: str = "wnbias verify", reasons: bool = True):
     t.add_column("", justify="center", no_wrap=True)
     t.add_column("bound / tol", justify="right", no_wrap=True)
     t.add_column("verdict", no_wrap=True)
+    certified = is_certified_run(rows)
+    if certified:
+        t.add_column("certificate", overflow="fold")
     if reasons:
         t.add_column("note", overflow="fold", ratio=1)
     for r in rows:
         cells = [escape(r.claim), escape(r.setting), fmt(r.measured), r.relation if math.isfinite(r.bound) else "",
-                 fmt(r.bound), f"[{VERDICT_STYLE[r.verdict]}]{r.verdict}[/]"]
+                 fmt(r.bound), f"[{VERDICT_STYLE.get(r.verdict, 'bold')}]{r.verdict}[/]"]
+        if certified:
+            cells.append(escape(certificate_cell(getattr(r, "certificate", None))))
         if reasons:
             cells.append(escape(r.reason))
         t.add_row(*cells)
     return t
 
 
-def print_table(rows: Sequence, console=None, title: str = "wnbias verify") -> None:
+def summary_line(rows: Sequence, strict: bool = False) -> str:
+    """``"P PASS, F FAIL, S SKIP"`` (every count, zeros included); with ``strict`` a note when SKIPs fail the run."""
+    c = summary(rows)
+    line = f"{c.get('PASS', 0)} PASS, {c.get('FAIL', 0)} FAIL, {c.get('SKIP', 0)} SKIP"
+    if is_certified_run(rows):  # CERTIFIED first (a success); how many FAILs are certified last
+        line = f"{c.get('CERTIFIED', 0)} CERTIFIED, {line} ({certified_fails(rows)} FAIL certified)"
+    if strict and c.get("SKIP", 0):
+        line += " (--strict: a SKIP counts as a failure)"
+    return line
+
+
+def print_table(rows: Sequence, console=None, title: str = "wnbias verify", strict: bool = False) -> None:
     from rich.console import Console
 
     if console is None:
@@ -59,16 +114,33 @@ def print_table(rows: Sequence, console=None, title: str = "wnbias verify") -> N
         if not console.is_terminal:  # a file or a pipe: wide enough that the notes stay readable
             console = Console(width=max(console.width, 200))
     console.print(table(rows, title))
+    console.print(summary_line(rows, strict), markup=False, highlight=False)
+
+
+def document(rows: Sequence, meta: Optional[dict] = None) -> dict:
+    """The JSON document of a verify run: ``meta``, ``summary`` (counts of PASS/FAIL/SKIP; with
+    certificates also CERTIFIED and FAIL_certified, the certified FAILs among the FAILs) and ``rows``
+    (each with its ``certificate``: balls as ``{"mid", "rad", "digits"}`` strings)."""
     c = summary(rows)
-    console.print(f"{c.get('PASS', 0)} PASS, {c.get('FAIL', 0)} FAIL, {c.get('SKIP', 0)} SKIP")
+    counts = {v: c.get(v, 0) for v in ("PASS", "FAIL", "SKIP")}
+    if is_certified_run(rows):
+        counts = {"CERTIFIED": c.get("CERTIFIED", 0), **counts, "FAIL_certified": certified_fails(rows)}
+    return {"meta": meta or {}, "summary": counts, "rows": [r.as_dict() for r in rows]}
 
 
-def write_json(rows: Sequence, path, meta: Optional[dict] = None) -> Path:
+def write_json(rows: Sequence, path, meta: Optional[dict] = None):
+    """Write :func:`document` to ``path`` (``"-"``: standard output)."""
+    import sys
+
+    text = json.dumps(document(rows, meta), indent=1, allow_nan=False)
+    if str(path) == "-":
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+        return "-"
     path = Path(path)
     if path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"meta": meta or {}, "summary": dict(summary(rows)), "rows": [r.as_dict() for r in rows]}
-    path.write_text(json.dumps(doc, indent=1, allow_nan=False))
+    path.write_text(text)
     return path
 
 
@@ -185,22 +257,25 @@ def write_report(rows: Sequence, directory, meta: Optional[dict] = None, claims:
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     meta = meta or {}
-    c = summary(rows)
     lines = ["# wnbias verify report", ""]
     if meta:
         lines += [", ".join(f"{k}: {v}" for k, v in meta.items()), ""]
-    lines += [f"**{c.get('PASS', 0)} PASS, {c.get('FAIL', 0)} FAIL, {c.get('SKIP', 0)} SKIP**", ""]
+    lines += [f"**{summary_line(rows)}**", ""]
     claims = list(claims)
     if claims:
-        lines += ["## Claims", "", "| id | claim | MATH.md | tolerance rule |", "|---|---|---|---|"]
+        lines += ["## Claims", "", "| id | claim | docs/math.md | tolerance rule |", "|---|---|---|---|"]
         for cl in claims:
             tex = cl.statement.replace("\\|", "\\Vert ")  # a LaTeX norm bar would end the table cell
             lines.append(f"| {cl.id} | {_md_cell(cl.title)}: ${_md_cell(tex)}$ | {cl.section} | {_md_cell(cl.tolerance_rule)} |")
         lines.append("")
-    lines += ["## Results", "", "| claim | setting | measured | | bound / tol | verdict | note |", "|---|---|---:|:-:|---:|---|---|"]
+    certified = is_certified_run(rows)
+    head = "| claim | setting | measured | | bound / tol | verdict |" + (" certificate |" if certified else "") + " note |"
+    rule = "|---|---|---:|:-:|---:|---|" + ("---|" if certified else "") + "---|"
+    lines += ["## Results", "", head, rule]
     for r in rows:
+        cert = f" {_md_cell(certificate_cell(getattr(r, 'certificate', None)))} |" if certified else ""
         lines.append(f"| {r.claim} | {_md_cell(r.setting)} | {fmt(r.measured)} | {r.relation if math.isfinite(r.bound) else ''} | "
-                     f"{fmt(r.bound)} | **{r.verdict}** | {_md_cell(r.reason)} |")
+                     f"{fmt(r.bound)} | **{r.verdict}** |{cert} {_md_cell(r.reason)} |")
     lines += ["", "## Figures", ""]
     for name, caption, fn in FIGURES:
         if fn(rows, d / name):

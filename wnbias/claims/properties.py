@@ -4,6 +4,10 @@ planted wrong variants that prove ``wnbias falsify`` can find and shrink a count
 A property returns an :class:`Outcome`: ``ok`` True (holds), False (a counterexample), or
 None (an assumption of the claim fails here: not a counterexample).  Each property avoids
 long integrations: short float64 flows (``t ≤ T_PROP``) and float64 limit solves.
+
+Properties live in a registry: :func:`register_property` adds one (and its planted wrong
+variants, ``ID:variant``), so a user module loaded by ``wnbias falsify --plugin MODULE`` can add
+its own without editing the package (docs/extending.md).  :data:`PROPERTIES` is the registry.
 """
 
 from __future__ import annotations
@@ -14,10 +18,13 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from numerics._status import NumericalError, Status
 from numerics.precision import DPS_FLOAT64, K_ACCUMULATED, K_SOLVE, tol
 from wnbias.claims._common import project, w_distance, npvec, plain_invariant, relative_kernel_residual, wn_invariant
 from wnbias.claims.registry import AssumptionFailed, need
 
+PROPERTY_TIME_LIMIT = 20.0
+"""Wall-clock seconds one limit solve of a property may take (past it: not applicable, counted)."""
 T_PROP = 1.0
 """Horizon of the short float64 runs in the properties."""
 RTOL_SHORT = 1e-13
@@ -44,7 +51,7 @@ def _short_run(problem, config, t_max=T_PROP):
 
 
 def _run_ok(res):
-    return str(res.status) in ("converged", "not_converged")
+    return res.status is Status.CONVERGED or res.status is Status.NOT_CONVERGED
 
 
 def p_unorm(problem, config, variant=""):
@@ -97,21 +104,31 @@ def p_bregman_finite_time(problem, config, variant=""):
     beta = (config.w0_for(problem.n) / rho) ** L
     px, p = project(A, A @ x_T, beta, L)
     if px is None:
-        return Outcome(None, note=f"projection {p.status}: {p.message}")
+        return Outcome(None, note=f"projection {p.status}: {p.message}")  # the projection is not the claim
     m = w_distance(x_T, px, L)
     b = tol(DPS_FLOAT64, K_ACCUMULATED)
     return Outcome(m <= b, m, b, "‖w(T) − P_β(T)(Ax(T))^(1/L)‖∞/‖w‖∞")
 
 
 def p_l1_bound(problem, config, variant=""):
-    from wnbias.claims.limits import gap_and_bound
+    """C6 (docs/math.md §5): ``S − ‖z*‖₁ ≤ bound`` at the float64 limit; ``variant`` names a planted
+    wrong bound of :data:`wnbias.sharpness.VARIANTS` (e.g. ``half-L2``, ``false-L2``)."""
+    from wnbias.sharpness import VARIANTS, c6_point, variant_bound
 
-    try:
-        q = gap_and_bound(problem, config, None, variant=variant)
-    except AssumptionFailed as exc:
-        return Outcome(None, note=str(exc))
-    return Outcome(q["gap"] <= q["bound_with_lp_accuracy"], q["gap"], q["bound"], "S − ‖z*‖₁ vs the §5 bound",
-                   {k: q[k] for k in ("S", "l1_opt", "alpha_eff", "r_inf", "rho")})
+    need("numerics.limit", "limit_solve")
+    need("numerics.lp", "l1_min")
+    v = VARIANTS[variant]
+    if config.L not in v.Ls:
+        return Outcome(None, note=f"the bound {variant or 'C6'!r} is stated for L in {v.Ls}, not L = {config.L}")
+    q = c6_point(problem, config, time_limit=PROPERTY_TIME_LIMIT, require_bound=v.needs_bound)
+    if not q.ok:
+        return Outcome(None, note=q.reason)
+    b = variant_bound(q, variant)
+    if not math.isfinite(b):
+        return Outcome(None, note=f"{v.description}: not defined here (r_∞ = {q.r_inf:.3g}, r₀ = {q.r0:.3g})")
+    return Outcome(q.gap <= b + q.lp_accuracy, q.gap, b, f"S − ‖z*‖₁ vs {v.description}",
+                   {"S": q.S, "l1_opt": q.l1_opt, "alpha_eff": q.alpha_eff, "r_inf": q.r_inf,
+                    "ratio_to_true_bound": q.ratio, "lp_accuracy": q.lp_accuracy})
 
 
 def p_monotone(problem, config, variant=""):
@@ -140,17 +157,18 @@ def p_gd_order(problem, config, variant=""):
 
 
 def p_converges(problem, config, variant=""):
-    """C8: the flow converges, or — within a finite window, where MATH.md §6 allows a power-law
+    """C8: the flow converges, or — within a finite window, where docs/math.md §6 allows a power-law
     tail — is still making progress: the residual fell over the last decade of time and no
     checkpoint increased it.  A stall at a nonzero loss is a counterexample."""
     integrate = need("numerics.flow64", "integrate")
     res = integrate(problem, config, t_max=T_CONVERGE)
-    st = str(res.status)
-    if st == "inconsistent":
+    st = res.status
+    if st is Status.INCONSISTENT or st is Status.TRIVIAL:
         return Outcome(None, note=res.message)
-    if st == "converged":
-        return Outcome(True, res.loss_final, float(res.extras.get("loss_tol", float("nan"))), "converged")
-    if st in ("diverged", "failed"):
+    if st is Status.CONVERGED:
+        return Outcome(True, res.loss_final, float(getattr(res, "loss_tol", res.extras.get("loss_tol", float("nan")))),
+                       "converged")
+    if st is Status.DIVERGED or st is Status.FAILED:
         return Outcome(False, note=f"{st}: {res.message}")
     t = npvec(np.asarray(res.t))
     r = np.sqrt(2 * np.maximum(npvec(np.asarray(res.loss)), 0))
@@ -176,27 +194,88 @@ class Property:
     planted: bool = False
 
 
-PROPERTIES = {p.id: p for p in (
-    Property("C1", "C1", "‖u(T)‖ = 1 after a short float64 run", p_unorm),
-    Property("C2", "C2", "the residual never increases along a short float64 run", p_loss),
-    Property("C3", "C3", "h_η(T) ∈ range(Aᵀ) after a short float64 run", p_invariant),
-    Property("C4", "C4", "log_L w − log_L w0 ∈ range(Aᵀ) for the rates (r², 1)", p_invariant,
-             config_kw={"rates": ("r2",)}),
-    Property("C5", "C5", "x(T) is the Bregman projection of β(T) onto {Az = Ax(T)}", p_bregman_finite_time),
-    Property("C6", "C6", "the ℓ1 gap is below the §5 bound (float64 limit solve + LP)", p_l1_bound),
-    Property("C7", "C7", "‖x_∞‖₁ does not increase as α_eff decreases (three η̃)", p_monotone),
-    Property("C8", "C8", "the flow converges, or still makes progress over the last decade (no stall)", p_converges,
-             config_kw={"Ls": (2,)}),
-    Property("C9", "C9", "plain GF: log_L w − log_L w0 ∈ range(Aᵀ)", p_invariant, config_kw={"rates": ("plain",)}),
-    Property("C10", "C10", "WN-GD drifts from h_η at order 1 in μ", p_gd_order),
-    # planted wrong variants: falsify must find and shrink a counterexample for each
-    Property("C6:no-n-factor", "C6", "the L > 2 bound without its n^{(L−2)/L} factor (WRONG)", p_l1_bound,
-             variant="no-n-factor", config_kw={"Ls": (3, 4)}, planted=True),
-    Property("C3:wrong-sign-s", "C3", "the invariant with s(t) of the wrong sign (WRONG)", p_invariant,
-             variant="wrong-sign-s", planted=True),
-    Property("C5:no-rho", "C5", "x(T) as the projection of w0^L, forgetting ρ(T) (WRONG)", p_bregman_finite_time,
-             variant="no-rho", planted=True),
-)}
+PROPERTIES: dict = {}
+"""The registry: ``{id: Property}``; ``ID:variant`` ids are planted wrong variants."""
+
+
+def _variant_specs(variants):
+    """Normalise ``variants`` of :func:`register_property` to ``[(name, description, extra kw)]``."""
+    if not variants:
+        return []
+    items = variants.items() if isinstance(variants, dict) else variants
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            name, spec = item, {}
+        else:
+            name, spec = item
+        if isinstance(spec, str):
+            spec = {"description": spec}
+        spec = dict(spec)
+        out.append((str(name), spec.pop("description", f"planted variant {name} (WRONG)"), spec))
+    return out
+
+
+def register_property(pid: str, fn: Callable, *, claim: Optional[str] = None, description: str = "",
+                      variants=(), config_kw: Optional[dict] = None, problem_kw: Optional[dict] = None,
+                      replace: bool = False) -> Property:
+    """Register the property ``pid`` (``fn(problem, config, variant="") -> Outcome``) and its
+    planted wrong variants.
+
+    ``variants``: names, ``(name, description)`` pairs, or ``{name: description}`` /
+    ``{name: {"description": …, "config_kw": …, "problem_kw": …}}``; each becomes the property
+    ``pid:name`` calling ``fn(..., variant=name)``.  ``config_kw`` / ``problem_kw`` restrict the
+    draws (``{"Ls": (3, 4)}``, ``{"rates": ("r2",)}``; ``{"tight": True}`` draws from the
+    small-problem region where bounds are nearly attained, :func:`wnbias.claims.strategies.tight_pairs`,
+    optionally in ``"regimes"`` of :data:`wnbias.claims.strategies.TIGHT_REGIMES`).
+    A second registration of an id raises ``ValueError`` unless ``replace=True``.  Returns the
+    property itself."""
+    if not isinstance(pid, str) or not pid.strip() or ":" in pid:
+        raise ValueError(f"a property id is a non-empty string without ':', got {pid!r}")
+    if not callable(fn):
+        raise TypeError(f"the property {pid!r} needs a callable, got {type(fn).__name__}")
+    pid = pid.strip()
+    claim = claim or pid
+    cfg, prb = dict(config_kw or {}), dict(problem_kw or {})
+    new = [Property(pid, claim, description or getattr(fn, "__doc__", "") or pid, fn, "", cfg, prb)]
+    for name, desc, extra in _variant_specs(variants):
+        new.append(Property(f"{pid}:{name}", claim, desc, fn, name, {**cfg, **extra.get("config_kw", {})},
+                            {**prb, **extra.get("problem_kw", {})}, planted=True))
+    for p in new:
+        if p.id in PROPERTIES and not replace:
+            raise ValueError(f"property {p.id!r} is registered twice")
+    for p in new:
+        PROPERTIES[p.id] = p
+    return new[0]
+
+
+_TIGHT = {"tight": True}
+register_property("C1", p_unorm, description="‖u(T)‖ = 1 after a short float64 run")
+register_property("C2", p_loss, description="the residual never increases along a short float64 run")
+register_property("C3", p_invariant, description="h_η(T) ∈ range(Aᵀ) after a short float64 run",
+                  variants={"wrong-sign-s": "the invariant with s(t) of the wrong sign (WRONG)"})
+register_property("C4", p_invariant, description="log_L w − log_L w0 ∈ range(Aᵀ) for the rates (r², 1)",
+                  config_kw={"rates": ("r2",)})
+register_property("C5", p_bregman_finite_time, description="x(T) is the Bregman projection of β(T) onto {Az = Ax(T)}",
+                  variants={"no-rho": "x(T) as the projection of w0^L, forgetting ρ(T) (WRONG)"})
+register_property("C6", p_l1_bound, description="the ℓ1 gap is below the §5 bound (float64 limit solve + LP)",
+                  problem_kw=_TIGHT, variants={
+                      "no-n-factor": {"description": "the L > 2 bound without its n^{(L−2)/L} factor (WRONG)",
+                                      "config_kw": {"Ls": (3, 4)}},
+                      "half-L2": {"description": "the L = 2 bound multiplied by 1/2 (WRONG)", "config_kw": {"Ls": (2,)}},
+                      "half-Lgt2": {"description": "the L = 3 bound multiplied by 1/2 (WRONG)", "config_kw": {"Ls": (3,)}},
+                      "alpha-L-1": {"description": "the L > 2 bound with α_eff^{L−1} for α_eff^{L−2} (WRONG)",
+                                    "config_kw": {"Ls": (3, 4)}},
+                      # stated only where r_∞ > r₀: drawn in the magnified regime, where it is defined
+                      "false-L2": {"description": "the L = 2 claim gap ≤ η̃/(r_∞² − r₀²) (FALSE)",
+                                   "config_kw": {"Ls": (2,)},
+                                   "problem_kw": {"regimes": ("magnified",)}},
+                  })
+register_property("C7", p_monotone, description="‖x_∞‖₁ does not increase as α_eff decreases (three η̃)")
+register_property("C8", p_converges, description="the flow converges, or still makes progress over the last decade (no stall)",
+                  config_kw={"Ls": (2,)})
+register_property("C9", p_invariant, description="plain GF: log_L w − log_L w0 ∈ range(Aᵀ)", config_kw={"rates": ("plain",)})
+register_property("C10", p_gd_order, description="WN-GD drifts from h_η at order 1 in μ")
 
 
 def get_property(pid: str) -> Property:
@@ -209,8 +288,14 @@ def get_property(pid: str) -> Property:
 
 
 def evaluate(prop: Property, problem, config) -> Outcome:
-    """Run a property; a missing module raises :class:`Unavailable` (never a fake result)."""
+    """Run a property.  A failed assumption, or a solver that could not certify its result
+    (:class:`numerics._status.NumericalError`: not converged, noise floor, time limit), gives
+    ``Outcome(None)`` with the reason: not a counterexample.  Missing machinery raises
+    :class:`wnbias.claims.registry.MachineryMissing` (never a fake result); any other exception is
+    a programming error and propagates."""
     try:
         return prop.holds(problem, config, variant=prop.variant)
     except AssumptionFailed as exc:
         return Outcome(None, note=str(exc))
+    except NumericalError as exc:
+        return Outcome(None, note=f"the solver could not certify its result: {exc}")

@@ -1,15 +1,36 @@
 """The claim registry: what `wnbias verify` checks, and the row each check returns.
 
-A :class:`Claim` is a value: an id (``C1``…), a title, the statement (LaTeX), the MATH.md
-section it comes from, the names of the symbolic derivations behind it, the rule its
+A :class:`Claim` is a value: an id (``C1``…), a title, the statement (LaTeX), the section of
+docs/math.md it comes from, the names of the symbolic derivations behind it, the rule its
 tolerance follows, and a numeric ``check(problem, config, dps, **options) -> Row``.
 ``cases(level)`` lists the built-in settings the claim is checked on
 (``level`` is ``"quick"``, ``"default"`` or ``"full"``).
 
-A check never fakes a result: when the machinery it needs is missing it returns a ``SKIP``
-row whose reason is ``"not available: <module>"``; when an assumption of the claim fails
-(no convergence within the budget, ``r_∞ < r₀`` where magnification is claimed) it returns
-``SKIP`` with the reason, never ``PASS``.
+A check never fakes a result:
+
+* missing machinery is an error, not a verdict: :func:`need` raises :class:`MachineryMissing`
+  (naming the module), which :meth:`Claim.run` lets through (``verify`` exits 3 with it);
+* a failed mathematical assumption (``r_∞ ≤ r₀`` where magnification is claimed, a bound stated
+  only for uniform ``β``, a flow whose convergence is the assumption and which did not converge)
+  is :class:`AssumptionFailed`: a ``SKIP`` row with the reason;
+* a check with nothing to check (an inconsistent or trivial problem, a flow that never ran) is
+  :class:`EmptyCheck`: ``SKIP`` "the check would be empty: <why>", never ``PASS``;
+* a solver that reports trouble through ``numerics._status.NumericalError`` gives a ``FAIL`` row
+  with the status; every other exception is a programming error and propagates.
+
+Certified verdicts (``check(..., certify=True)`` for the claims with ``Claim.certifiable``; issue 14,
+docs/certify.md): :data:`CERTIFIED` is a verdict above ``PASS``: every quantity of the comparison
+is a rigorous enclosure (``numerics.certify``) and the relation holds on the whole enclosure.  A
+comparison that fails on the whole enclosure is a *certified FAIL*: verdict ``FAIL`` (so it counts
+as a FAIL everywhere: exit codes, summaries), its reason starting "certified FAIL" and its
+``Row.certificate["decision"]`` ``"certified_fail"``.  Undecided comparisons keep the numeric
+verdict and say "not certified: <why>".  :func:`apply_certificate` does that mapping.
+
+Claims are defined in the modules of :data:`CLAIM_MODULES`, loaded by :func:`load_claims` (not at
+import time of this module: those modules import this one).  Claims from outside the package:
+:func:`load_plugin` imports a module that calls :func:`register`, and every entry point of the
+group :data:`ENTRY_POINT_GROUP` is loaded with the built-in claims (docs/claims.md, "Your own
+claims").
 """
 
 from __future__ import annotations
@@ -20,42 +41,88 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Optional, Sequence
 
+from numerics._status import NumericalError
+
 PASS = "PASS"
 FAIL = "FAIL"
 SKIP = "SKIP"
-VERDICTS = (PASS, FAIL, SKIP)
+CERTIFIED = "CERTIFIED"
+VERDICTS = (CERTIFIED, PASS, FAIL, SKIP)
+"""Every verdict, strongest first.  ``CERTIFIED`` counts as a success (like ``PASS``); a certified
+FAIL is a ``FAIL`` (see :func:`apply_certificate`)."""
+SUCCESS = (CERTIFIED, PASS)
 LEVELS = ("quick", "default", "full")
 
+CLAIM_MODULES = (
+    "wnbias.claims.flow",
+    "wnbias.claims.limits",
+    "wnbias.claims.sharpened",
+    "wnbias.claims.dynamics",
+    "wnbias.claims.symbolic",
+    "wnbias.claims.matrix",
+)
 
-class Unavailable(RuntimeError):
-    """A module a check needs has not been built (or fails to import)."""
+MATRIX_CLAIMS_PREFIX = "M"
+"""Ids of the matrix-model claims (docs/math.md §9); ``verify`` runs them only with ``--model matrix``."""
+"""The modules whose import registers the built-in claims (in this order)."""
+
+ENTRY_POINT_GROUP = "wnbias.claims"
+"""Entry-point group of claims from other packages: each entry point names a module (importing
+it registers its claims), a :class:`Claim`, or a callable returning a Claim or a list of them."""
+
+
+class MachineryMissing(RuntimeError):
+    """A module a check needs cannot be imported (or lacks a name): the check cannot run.
+
+    Not a verdict: :meth:`Claim.run` lets it propagate and ``verify`` exits 3 naming
+    :attr:`module`."""
 
     def __init__(self, module: str, why: str = ""):
-        super().__init__(f"not available: {module}" + (f" ({why})" if why else ""))
+        super().__init__(f"missing machinery: {module}" + (f" ({why})" if why else ""))
         self.module = module
+        self.why = why
+
+
+Unavailable = MachineryMissing
+"""The former name of :class:`MachineryMissing` (kept for callers that catch it)."""
 
 
 class AssumptionFailed(RuntimeError):
     """An assumption of the claim does not hold on this setting (the row is SKIP)."""
 
 
+class EmptyCheck(AssumptionFailed):
+    """The check would be empty on this setting (nothing ran, nothing to compare): SKIP."""
+
+
+class PluginError(ValueError):
+    """A plugin module named by the user cannot be loaded (bad input: exit 2)."""
+
+
 def need(module: str, *names: str):
-    """Import ``module`` (and optionally attributes); raise :class:`Unavailable` if missing.
+    """Import ``module`` (and optionally attributes); raise :class:`MachineryMissing` if it
+    cannot be imported or lacks a name.
 
     ``need("numerics.limit", "limit_solve")`` returns the function; with several names a tuple.
+    Only ``ImportError`` becomes :class:`MachineryMissing`; any other exception raised while
+    importing (a syntax or programming error) propagates as it is.
     """
     try:
         mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        raise Unavailable(module) from exc
-    except ImportError as exc:  # a half-written module
-        raise Unavailable(module, f"import failed: {exc}") from exc
+    except ImportError as exc:
+        missing = getattr(exc, "name", None) or module
+        why = "" if missing == module else f"it needs {missing}: {exc}"
+        if isinstance(exc, ModuleNotFoundError) and missing == module:
+            why = "not installed or not built"
+        elif not why:
+            why = f"import failed: {exc}"
+        raise MachineryMissing(module, why) from exc
     if not names:
         return mod
     out = []
     for name in names:
         if not hasattr(mod, name):
-            raise Unavailable(f"{module}.{name}")
+            raise MachineryMissing(f"{module}.{name}", "the module has no such name")
         out.append(getattr(mod, name))
     return out[0] if len(out) == 1 else tuple(out)
 
@@ -80,6 +147,9 @@ class Row:
     details: Mapping[str, Any] = field(default_factory=dict)
     settings: Mapping[str, Any] = field(default_factory=dict)
     wall_time: float = float("nan")
+    certificate: Optional[Mapping[str, Any]] = None
+    """With ``certify=True``: what the certificate proved (see :func:`apply_certificate`); None
+    when no certification was asked for."""
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -102,6 +172,7 @@ class Row:
             "details": _jsonable(details),
             "settings": _jsonable(dict(self.settings)),
             "wall_time": _json_float(self.wall_time),
+            **({"certificate": _jsonable(dict(self.certificate))} if self.certificate is not None else {}),
         }
 
 
@@ -146,6 +217,62 @@ def verdict_le(measured: float, bound: float) -> str:
     return PASS if m <= b else FAIL
 
 
+def apply_certificate(row: Row, certificate: Mapping[str, Any]) -> Row:
+    """``row`` with its verdict decided by a certificate (docs/certify.md, "In the claims").
+
+    ``certificate`` is a mapping with at least ``"decision"`` (``"certified"``,
+    ``"certified_fail"``, ``"undecided"`` or ``"not_applicable"``), ``"complete"`` (bool: the
+    enclosures are of the claim's own quantities, e.g. the limit is the unique root of φ), and
+    ``"proven"`` (what the comparison established) or ``"reason"`` (why it did not).
+
+    * ``certified`` and complete: verdict :data:`CERTIFIED` (also over a numeric FAIL, which the
+      reason then reports: a proof outranks a tolerance);
+    * ``certified_fail`` and complete: verdict ``FAIL``, reason "certified FAIL: …";
+    * otherwise the numeric verdict stays; an undecided (or incomplete) comparison prefixes
+      "not certified: <why>" to the reason; ``not_applicable`` (a row without enclosed quantities,
+      e.g. a finite-time identity) leaves the reason as it is.
+
+    Only PASS and FAIL rows are decided; a SKIP row keeps its verdict and reason."""
+    cert = dict(certificate)
+    decision = cert.get("decision", "undecided")
+    complete = bool(cert.get("complete", False))
+    old = row.verdict
+    cert["numeric_verdict"] = old
+    if old not in (PASS, FAIL):
+        cert["applied"] = False
+        return replace(row, certificate=cert)
+    if decision == "certified" and complete:
+        cert["applied"] = True
+        note = "" if old == PASS else f" (the numeric verdict was {old}: the tolerance test was wrong here)"
+        return replace(row, verdict=CERTIFIED, certificate=cert,
+                       reason=f"certified: {cert.get('proven', '')}{note}; {row.reason}")
+    if decision == "certified_fail" and complete:
+        cert["applied"] = True
+        note = "" if old == FAIL else f" (the numeric verdict was {old})"
+        return replace(row, verdict=FAIL, certificate=cert,
+                       reason=f"certified FAIL: {cert.get('proven', '')}{note}; {row.reason}")
+    cert["applied"] = False
+    if decision == "not_applicable":
+        return replace(row, certificate=cert)
+    why = cert.get("reason") or cert.get("proven") or "undecided"
+    if decision in ("certified", "certified_fail") and not complete:
+        why = f"{cert.get('proven', '')}, but {cert.get('incomplete', 'the enclosure is not of the claim’s own quantity')}"
+    return replace(row, certificate=cert, reason=f"not certified: {why}; {row.reason}")
+
+
+def count_verdicts(rows) -> dict:
+    """``{verdict: count}`` for every verdict of :data:`VERDICTS` (zeros included), plus
+    ``"certified_fail"``: how many of the FAILs are certified."""
+    out = {v: 0 for v in VERDICTS}
+    out["certified_fail"] = 0
+    for r in rows:
+        out[r.verdict] = out.get(r.verdict, 0) + 1
+        cert = getattr(r, "certificate", None)
+        if r.verdict == FAIL and cert and cert.get("applied") and cert.get("decision") == "certified_fail":
+            out["certified_fail"] += 1
+    return out
+
+
 @dataclass(frozen=True)
 class Case:
     """A built-in setting: a named problem, a flow configuration, a precision, options."""
@@ -169,11 +296,15 @@ class Claim:
     symbolic: tuple = ()
     requires: tuple = ()
     default_dps: Optional[int] = None
+    certifiable: bool = False
+    """Whether ``check`` takes ``certify=True`` (``wnbias verify --certify``; docs/certify.md)."""
 
     def run(self, problem, config, dps=None, *, label: str = "", **options) -> list:
-        """Run the check; a missing module or a failed assumption becomes a SKIP row.
+        """Run the check and return its rows (a check may report several aspects of a setting).
 
-        Returns a list of rows (a check may report several aspects of one setting).
+        :class:`AssumptionFailed` (and :class:`EmptyCheck`) become a SKIP row with the reason;
+        ``numerics._status.NumericalError`` a FAIL row with the solver's status.  Everything
+        else, :class:`MachineryMissing` included, propagates.
         """
         dps = self.default_dps if dps is None else dps
         t0 = time.perf_counter()
@@ -182,16 +313,21 @@ class Claim:
         setting = ": ".join(part for part in (label, desc) if part)
         try:
             out = self.check(problem, config, dps, **options)
-        except Unavailable as exc:
-            out = Row(self.id, "", float("nan"), float("nan"), SKIP, str(exc))
+        except EmptyCheck as exc:
+            out = Row(self.id, "", float("nan"), float("nan"), SKIP, f"the check would be empty: {exc}")
         except AssumptionFailed as exc:
             out = Row(self.id, "", float("nan"), float("nan"), SKIP, f"assumption fails: {exc}")
-        except (ValueError, ArithmeticError, RuntimeError, TypeError, IndexError, KeyError) as exc:
-            # the machinery broke: not a PASS, and not a quiet SKIP either
+        except ImportError as exc:  # a lazy import inside the machinery (e.g. scipy.optimize)
+            raise MachineryMissing(getattr(exc, "name", None) or "an imported module",
+                                   f"imported while checking {self.id}: {exc}") from exc
+        except NumericalError as exc:
             out = Row(self.id, "", float("nan"), float("nan"), FAIL,
-                      f"the check raised {type(exc).__name__}: {exc}", details={"error": repr(exc)})
+                      f"a solver could not complete ({exc.status.value}): {exc.message}",
+                      details={"status": exc.status.value, "error": str(exc)})
         rows = [out] if isinstance(out, Row) else list(out)
-        wall = (time.perf_counter() - t0) / max(len(rows), 1)
+        if not rows:
+            rows = [Row(self.id, "", float("nan"), float("nan"), SKIP, "the check would be empty: it returned no row")]
+        wall = (time.perf_counter() - t0) / len(rows)
         return [
             replace(
                 row,
@@ -234,18 +370,90 @@ def describe(problem, config, dps=None) -> str:
 # -- the registry -----------------------------------------------------------------------
 
 _REGISTRY: dict = {}
+_LOADED = False
+_PLUGINS: list = []
 
 
 def register(claim: Claim) -> Claim:
+    """Add ``claim`` to the registry (its id must be new); returns it."""
+    if not isinstance(claim, Claim):
+        raise TypeError(f"register() takes a Claim, got {type(claim).__name__}")
     if claim.id in _REGISTRY:
         raise ValueError(f"claim {claim.id!r} is registered twice")
     _REGISTRY[claim.id] = claim
     return claim
 
 
+def load_claims() -> None:
+    """Import the modules of :data:`CLAIM_MODULES` (registering the built-in claims), then the
+    entry points of :data:`ENTRY_POINT_GROUP`.  Idempotent.
+
+    A claim module that cannot import its machinery raises :class:`MachineryMissing`."""
+    global _LOADED
+    if _LOADED:
+        return
+    for name in CLAIM_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise MachineryMissing(getattr(exc, "name", None) or name,
+                                   f"needed by the claim module {name}: {exc}") from exc
+    _LOADED = True
+    _load_entry_points()
+
+
+def _load_entry_points() -> None:
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            obj = ep.load()
+        except ImportError as exc:
+            raise PluginError(f"entry point {ep.name!r} = {ep.value!r} of group {ENTRY_POINT_GROUP!r} "
+                              f"cannot be imported: {exc}") from exc
+        _register_object(obj, f"entry point {ep.name!r}")
+
+
+def _register_object(obj, where: str) -> None:
+    import types
+
+    if isinstance(obj, types.ModuleType):
+        return  # importing it registered its claims
+    if isinstance(obj, Claim):
+        if _REGISTRY.get(obj.id) is not obj:
+            register(obj)
+        return
+    if callable(obj):
+        got = obj()
+        for c in ([got] if isinstance(got, Claim) else list(got or ())):
+            if _REGISTRY.get(c.id) is not c:
+                register(c)
+        return
+    raise PluginError(f"{where}: expected a module, a Claim or a callable, got {type(obj).__name__}")
+
+
+def load_plugin(module_name: str) -> list:
+    """Import the user module ``module_name`` (a dotted name importable from ``sys.path``), which
+    calls :func:`register` for its claims; returns the ids it added.  Loads the built-in claims
+    first, so a plugin id that clashes with one is refused (``ValueError``).
+
+    Raises :class:`PluginError` (a ``ValueError``: bad input) when the module cannot be found."""
+    load_claims()
+    before = set(_REGISTRY)
+    try:
+        importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            raise PluginError(f"plugin module {module_name!r} not found on sys.path") from exc
+        raise MachineryMissing(exc.name or module_name, f"needed by the plugin {module_name}: {exc}") from exc
+    added = sorted(set(_REGISTRY) - before, key=lambda i: _order(_REGISTRY[i]))
+    if module_name not in _PLUGINS:
+        _PLUGINS.append(module_name)
+    return added
+
+
 def _load_all():
-    # importing the claim modules registers their claims
-    from wnbias.claims import dynamics, flow, limits, symbolic  # noqa: F401
+    load_claims()
 
 
 def all_claims() -> list:

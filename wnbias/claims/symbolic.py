@@ -1,4 +1,4 @@
-"""Symbolic claims: each derivation of :mod:`theory` checks itself (sympy), one row each.
+"""Symbolic claims (docs/math.md §2–§5): each derivation of :mod:`theory` checks itself (sympy), one row each.
 
 One row per ``(L, model)``: ``measured`` is the number of derivations verified, ``bound`` the
 number checked (a symbolic check is exact: ``simplify(lhs − rhs) == 0``, a limit, or a
@@ -17,11 +17,8 @@ def check_symbolic(problem, config, dps, *, L="symbolic", model="positive", **op
     derivations = need("theory", "derivations")
     results, failed = [], []
     for d in derivations(L=L, model=model):
-        try:
-            res = d.check()
-            ok, method, detail = bool(res.verified), res.method, res.detail
-        except Exception as exc:  # noqa: BLE001 - a derivation that crashes is a failed check
-            ok, method, detail = False, "check() raised", f"{type(exc).__name__}: {exc}"
+        res = d.check()  # a derivation that raises is a programming error: it propagates
+        ok, method, detail = bool(res.verified), res.method, res.detail
         results.append({"name": d.name, "section": getattr(d, "section", ""), "verified": ok,
                         "method": method, "detail": detail})
         if not ok:

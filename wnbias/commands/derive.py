@@ -1,4 +1,4 @@
-"""``wnbias derive``: re-derive MATH.md §1–§5 symbolically and check every step."""
+"""``wnbias derive``: re-derive docs/math.md §1–§5 symbolically and check every step."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 
 from wnbias.errors import UsageError
 
-HELP = "re-derive the theory (MATH.md §1–§5) with sympy and check each derivation"
+HELP = "re-derive the theory (docs/math.md §1–§5) with sympy and check each derivation"
 DESCRIPTION = (HELP + ". Prints each derivation with its check result; exit status 1 if any "
                "check fails. --L symbolic treats the depth as a positive symbol (L = 2 as a limit "
                "and by substitution); an integer L >= 2 derives at that depth.")
@@ -27,8 +27,9 @@ def _depth_arg(text: str):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--L", default="symbolic", metavar="L",
                         help="depth: 'symbolic' (default) or an integer >= 2")
-    parser.add_argument("--model", default="positive", choices=("positive", "signed"),
-                        help="positive (x = w^L) or signed (x = w+^L − w-^L) model")
+    parser.add_argument("--model", default="positive", choices=("positive", "signed", "matrix"),
+                        help="positive (x = w^L), signed (x = w+^L − w-^L), or matrix (X = UUᵀ and UWᵀ, "
+                             "docs/math.md §9; --L does not apply)")
     parser.add_argument("--format", default="text", choices=("text", "latex", "json"),
                         help="output format (text shows progress on stderr)")
 
@@ -46,10 +47,17 @@ def run(args) -> int:
     import time
 
     L = _depth_arg(str(args.L))
+    if args.model == "matrix" and L != "symbolic":
+        raise UsageError("--L does not apply to --model matrix (the matrix model has no depth); drop --L")
     import theory
 
     t_start = time.perf_counter()
-    ds = theory.derivations(L=L, model=args.model)
+    if args.model == "matrix":
+        import theory.matrix
+
+        ds = theory.matrix.derivations()
+    else:
+        ds = theory.derivations(L=L, model=args.model)
     results = []
     if args.format == "text":
         from rich.console import Console
@@ -85,7 +93,8 @@ def run(args) -> int:
             print(f"[{mark}] {d.section:5} {d.name:24} ({r.method}, {s:.2f} s)")
             print(f"       {d.statement}")
             print(f"       {r.detail}")
-        print(f"{n_ok}/{len(results)} derivations verified (L = {L}, {args.model} model) in {total:.1f} s")
+        where = "matrix model" if args.model == "matrix" else f"L = {L}, {args.model} model"
+        print(f"{n_ok}/{len(results)} derivations verified ({where}) in {total:.1f} s")
     if args.format != "text":
         print(f"{n_ok}/{len(results)} derivations verified in {total:.1f} s", file=sys.stderr)
     return 0 if n_ok == len(results) else 1

@@ -1,16 +1,19 @@
-"""``wnbias reproduce``: run the experiments of MATH.md §7 (and beyond), write figures and data."""
+"""``wnbias reproduce``: run the experiments of docs/math.md §7 (and beyond), write figures and data."""
 
 from __future__ import annotations
 
 import argparse
 
-from wnbias.errors import UsageError
+from wnbias.errors import CannotRun, UsageError
 
 HELP = "reproduce the paper's experiments and the extra ones: PNG + CSV + caption each"
 DESCRIPTION = (
     "Run experiments (default: all) and write, for each, NAME.png (figure), NAME.csv (the numbers "
     "behind it) and NAME.md (caption with the measured values) into --out, plus manifest.json "
-    "(parameters, versions, timings). --quick uses small sizes for a smoke run of a few minutes."
+    "(parameters, versions, timings). --quick uses small sizes for a smoke run of a few minutes. "
+    "A name given twice runs once. --out is created and checked writable before any work. "
+    "Exit status: 0 all ran, 1 some experiment failed (the others are kept), 2 bad input, "
+    "3 the manifest could not be written (it is printed to stdout)."
 )
 
 
@@ -30,15 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     import json
-    import os
     import platform
     import time
     import traceback
-    from pathlib import Path
 
+    from wnbias import experiments as X
     from wnbias.experiments import EXPERIMENT_NAMES, get_experiment
 
-    names = list(args.names) or list(EXPERIMENT_NAMES)
+    names = list(dict.fromkeys(args.names)) or list(EXPERIMENT_NAMES)  # each named experiment runs once
     bad = [n for n in names if n not in EXPERIMENT_NAMES]
     if bad:
         raise UsageError(f"NAME: unknown experiment(s) {', '.join(bad)}; choose from {', '.join(EXPERIMENT_NAMES)}")
@@ -46,11 +48,21 @@ def run(args) -> int:
         raise UsageError(f"--blas-threads must be a positive integer, got {args.blas_threads}")
     if args.seeds is not None and args.seeds < 1:
         raise UsageError(f"--seeds must be a positive integer, got {args.seeds}")
-    out = Path(args.out)
+    # --out is created and probed before any work (also: no directory where a file will go)
+    check = getattr(X, "check_output_dir", None)
+    if check is not None:
+        try:
+            out = check(args.out, "--out", files=X.output_files(names))
+        except ValueError as exc:  # experiments.OutputDirError
+            raise UsageError(str(exc) if str(exc).startswith("--out") else f"--out: {exc}") from None
+    else:
+        from wnbias.jsonio import check_output_dir
+
+        out = check_output_dir(args.out, "--out")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--out: cannot create {out} ({exc})") from None
+        from wnbias.experiments._common import OutputWriteError
+    except ImportError:
+        OutputWriteError = ()
 
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -60,7 +72,7 @@ def run(args) -> int:
     mods = [get_experiment(n) for n in names]
     started = time.time()
     t0 = time.perf_counter()
-    entries, failed = [], []
+    entries, failed, unwritten = [], [], []
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), TextColumn("ETA"),
                   TimeRemainingColumn(), console=Console(stderr=True), disable=args.no_progress) as bar:
         for name, mod in zip(names, mods):
@@ -70,6 +82,11 @@ def run(args) -> int:
                 with _blas_threads(args.blas_threads):
                     res = mod.run(out, quick=args.quick, seeds=args.seeds,
                                   tick=lambda n=1, tid=tid: bar.advance(tid, n))
+            except OutputWriteError as exc:  # computed, but not written: its numbers go to stdout
+                unwritten.append(exc)
+                entries.append({"name": name, "status": "not_written", "error": str(exc), "params": s})
+                bar.update(tid, description=f"{name} [red]not written")
+                continue
             except Exception as exc:  # one experiment's failure must not lose the others
                 failed.append(name)
                 entries.append({"name": name, "status": "failed", "error": f"{type(exc).__name__}: {exc}",
@@ -89,16 +106,51 @@ def run(args) -> int:
         "started": started,
         "total_wall_s": round(time.perf_counter() - t0, 3),
     }
-    tmp = out / ".manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1, default=str))
-    os.replace(tmp, out / "manifest.json")
+    for exc in unwritten:
+        _print_unwritten(exc)
+    text = json.dumps(manifest, indent=1, default=str)
+    try:
+        _write_atomic(out / "manifest.json", text)
+    except OSError as exc:
+        print(text)
+        raise CannotRun(f"--out: could not write {out / 'manifest.json'} ({exc}); the manifest was printed "
+                        f"to stdout") from None
     for e in entries:
         if e["status"] == "ok":
             print(f"{e['name']:14s} {e['wall_time_s']:8.1f} s  {out / e['figure']}  {e['csv']}  {e['caption']}")
+        elif e["status"] == "not_written":
+            print(f"{e['name']:14s} NOT WRITTEN: {e['error']} (its caption and rows are printed above)")
         else:
             print(f"{e['name']:14s} FAILED: {e['error']}")
     print(f"total {manifest['total_wall_s']:.1f} s; manifest: {out / 'manifest.json'}")
+    if unwritten:
+        raise CannotRun(f"--out: the results of {', '.join(e.name for e in unwritten)} could not be written; "
+                        f"they were printed to stdout")
     return 1 if failed else 0
+
+
+def _print_unwritten(exc) -> None:
+    """The caption and the CSV rows of an experiment whose files could not be written."""
+    import csv
+    import json
+    import sys
+
+    print(f"## {exc.name}: {exc} — the results follow")
+    print(exc.caption)
+    rows = list(exc.rows)
+    if rows:
+        cols = list(dict.fromkeys(k for r in rows for k in r))
+        w = csv.DictWriter(sys.stdout, fieldnames=cols)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()})
+
+
+def _write_atomic(path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary name unique to this process, then rename."""
+    from wnbias.sweep import atomic_write
+
+    atomic_write(path, lambda fh: fh.write(text), encoding="utf-8")
 
 
 def _blas_threads(n: int):

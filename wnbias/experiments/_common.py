@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
@@ -11,7 +10,7 @@ from typing import Callable, Iterable, Optional, Sequence
 import numpy as np
 
 TRUTH_KINDS = {"sparse": "sparse_signed", "gaussian": "gaussian"}
-"""Truths of MATH.md §7 and the generator kind that draws them (signed model, x = w₊^L − w₋^L)."""
+"""Truths of docs/math.md §7 and the generator kind that draws them (signed model, x = w₊^L − w₋^L)."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +25,11 @@ class ExperimentOutput:
     wall_time: float
     rows: int
     notes: tuple = ()
+    drawn: dict = None
+    """What the figure shows of each CSV row: ``{panel: {kind: [row indices]}}`` (see
+    :class:`RunPlot`); ``None`` for an experiment that does not record it."""
+    run_counts: dict = None
+    """``{kind: count}`` over the CSV rows (:func:`run_counts`), as stated in the caption."""
 
     def as_dict(self) -> dict:
         return {
@@ -37,6 +41,8 @@ class ExperimentOutput:
             "wall_time_s": round(self.wall_time, 3),
             "rows": self.rows,
             "notes": list(self.notes),
+            **({"drawn": self.drawn} if self.drawn is not None else {}),
+            **({"run_counts": self.run_counts} if self.run_counts is not None else {}),
         }
 
 
@@ -53,7 +59,7 @@ class Ticker:
 
 # ---------------------------------------------------------------------------- problems
 def make_problem(truth: str, N: int, M: int, seed: int, *, model: str = "signed", k: Optional[int] = None):
-    """A problem of MATH.md §7: Gaussian ``A``, a sparse (``k`` nonzeros) or Gaussian truth."""
+    """A problem of docs/math.md §7: Gaussian ``A``, a sparse (``k`` nonzeros) or Gaussian truth."""
     from numerics.problem import generate
 
     if truth not in TRUTH_KINDS:
@@ -106,7 +112,7 @@ def l1_gap(problem, x_eff: np.ndarray, l1_opt: float) -> np.ndarray:
 
 
 def log_rho(r_final, r0, eta_tilde):
-    """``log ρ = log(r₀/r) + (r² − r₀²)/(2η̃)`` (MATH.md §4), elementwise; nan where r is not positive."""
+    """``log ρ = log(r₀/r) + (r² − r₀²)/(2η̃)`` (docs/math.md §4), elementwise; nan where r is not positive."""
     r = np.asarray(r_final, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         out = np.log(r0 / r) + (r * r - np.asarray(r0) ** 2) / (2.0 * np.asarray(eta_tilde))
@@ -177,25 +183,44 @@ def band(ax, x, stats: list[dict], label: str, **kw):
     med = np.array([s["median"] for s in stats])
     q1 = np.array([s["q1"] for s in stats])
     q3 = np.array([s["q3"] for s in stats])
-    (line,) = ax.plot(x, med, marker="o", ms=3, label=label, **kw)
+    kw.setdefault("marker", "o")  # the experiments that draw every run pass marker="none"
+    kw.setdefault("ms", 3)
+    (line,) = ax.plot(x, med, label=label, **kw)
     ax.fill_between(x, q1, q3, color=line.get_color(), alpha=0.25, lw=0)
     return line
 
 
+class OutputWriteError(OSError):
+    """An experiment computed its results but could not write them.  ``caption`` (the measured
+    values) and ``rows`` (the CSV's rows) are kept, so the caller can print them instead."""
+
+    def __init__(self, name: str, path, cause: OSError, caption: str, rows: Sequence[dict]):
+        self.name, self.path, self.cause, self.caption, self.rows = name, Path(path), cause, caption, list(rows)
+        super().__init__(cause.errno, f"{name}: cannot write {path} ({cause.strerror or cause})")
+
+
 def save_outputs(out_dir, name: str, fig, rows: Sequence[dict], caption: str) -> tuple[Path, Path, Path]:
-    """Write ``<name>.png``, ``<name>.csv`` and ``<name>.md`` (the caption) into ``out_dir``."""
-    from wnbias.sweep import write_csv
+    """Write ``<name>.png``, ``<name>.csv`` and ``<name>.md`` (the caption) into ``out_dir``, each
+    through a temporary file unique to this process.  :class:`OutputWriteError` (carrying the
+    caption and rows) if a file cannot be written."""
+    from wnbias.sweep import atomic_write, write_csv
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    png = out_dir / f"{name}.png"
-    tmp = out_dir / f".{name}.png.tmp"
-    fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    os.replace(tmp, png)
-    plt().close(fig)
-    csv = write_csv(rows, out_dir / f"{name}.csv")
-    cap = out_dir / f"{name}.md"
-    cap.write_text(caption.strip() + "\n")
+    png, csv, cap = out_dir / f"{name}.png", out_dir / f"{name}.csv", out_dir / f"{name}.md"
+    target = out_dir
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        target = png
+        atomic_write(png, lambda fh: fig.savefig(fh, dpi=110, bbox_inches="tight", format="png"), mode="wb")
+        target = csv
+        write_csv(rows, csv)
+        target = cap
+        text = caption.strip() + "\n"
+        atomic_write(cap, lambda fh: fh.write(text))
+    except OSError as exc:
+        raise OutputWriteError(name, target, exc, caption, rows) from exc
+    finally:
+        plt().close(fig)
     return png, csv, cap
 
 
@@ -278,3 +303,238 @@ def tidy_log_axis(ax) -> None:
 
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_minor_formatter(NullFormatter())
+
+
+# ------------------------------------------------------------ every run accounted for
+RUN_KINDS = ("converged", "not_converged", "diverged", "failed")
+"""How a run ended, as the figures draw it: reached the threshold; spent its budget (steps, time,
+or the precision's noise floor) without reaching it; diverged; failed (the solver gave up)."""
+
+RUN_STYLE = {
+    "converged": dict(marker="o", filled=True, label="converged (filled)"),
+    "not_converged": dict(marker="o", filled=False, label="threshold not reached (open)"),
+    "diverged": dict(marker="x", filled=True, label="diverged (×)"),
+    "failed": dict(marker="+", filled=True, label="failed (+)"),
+}
+"""One marker per run kind, shared by every figure: filled = converged, open = not converged,
+× = diverged, + = failed."""
+
+
+def run_kind(status) -> str:
+    """The :data:`RUN_KINDS` entry of a status (a :class:`numerics._status.Status` or its value).
+    ``not_converged``, ``noise_floor`` and ``time_limit`` are runs that ended without reaching the
+    threshold; ``inconsistent`` and ``failed`` are failures; ``trivial`` counts as converged."""
+    v = getattr(status, "value", status)
+    if v in ("converged", "trivial"):
+        return "converged"
+    if v == "diverged":
+        return "diverged"
+    if v in ("failed", "inconsistent"):
+        return "failed"
+    if v in ("not_converged", "noise_floor", "time_limit"):
+        return "not_converged"
+    raise ValueError(f"unknown run status {status!r}")
+
+
+def run_counts(rows: Sequence[dict], key: str = "status") -> dict:
+    """``{kind: count}`` for every kind of :data:`RUN_KINDS` (zeros included)."""
+    counts = {k: 0 for k in RUN_KINDS}
+    for r in rows:
+        counts[run_kind(r[key])] += 1
+    return counts
+
+
+def run_count_sentence(rows: Sequence[dict], key: str = "status", noun: str = "runs") -> str:
+    """The caption's account of every run: ``"Runs: n of m runs converged; k did not reach the
+    threshold (…); d diverged; f failed."``, with the statuses behind the second number."""
+    counts = run_counts(rows, key)
+    m = len(rows)
+    detail: dict[str, int] = {}
+    for r in rows:
+        if run_kind(r[key]) == "not_converged":
+            v = getattr(r[key], "value", r[key])
+            detail[v] = detail.get(v, 0) + 1
+    names = {"not_converged": "budget spent", "noise_floor": "noise floor", "time_limit": "time limit"}
+    why = ", ".join(f"{names.get(v, v)}: {c}" for v, c in sorted(detail.items(), key=lambda t: names.get(t[0], t[0])))
+    return (f"Runs: {counts['converged']} of {m} {noun} converged; {counts['not_converged']} did not reach the "
+            f"threshold{' (' + why + ')' if why else ''}; {counts['diverged']} diverged; {counts['failed']} failed. "
+            "Every run is drawn: filled = converged, open = threshold not reached, × = diverged, + = failed.")
+
+
+@dataclass
+class Placed:
+    """Plot positions of one value per run (:func:`place`)."""
+
+    y: np.ndarray
+    floor: Optional[float]
+    missing: Optional[float]
+    n_floored: int
+    n_missing: int
+
+
+def place(values, *, log: bool = True, floor: Optional[float] = None, missing: str = "top") -> Placed:
+    """Where to draw each run's value, so that none is left out.  Finite values are drawn as they
+    are; a value below ``floor`` (or ``≤ 0`` on a log axis) is drawn at the floor (``floor`` if
+    given, else a decade below the smallest positive value); a missing (non-finite) value is drawn
+    on a separate level, a decade above the largest (``missing="top"``) or below the smallest drawn
+    value (``"bottom"``).  The figure labels both levels (:func:`mark_levels`)."""
+    v = np.array([np.nan if x is None else float(x) for x in np.ravel(values)], dtype=float)
+    fin = np.isfinite(v)
+    ok = fin & ((v > 0) if log else True)
+    if floor is not None:
+        ok &= v >= floor
+    y = v.copy()
+    good = v[ok]
+    low = fin & ~ok
+    fl = None
+    if low.any():
+        fl = floor if floor is not None else (float(good.min()) / 10 if good.size else 1.0)
+        y[low] = fl
+    elif floor is not None:
+        fl = floor
+    miss = ~fin
+    lv = None
+    if miss.any():
+        ref = y[fin]
+        if log:
+            base = ref[ref > 0]
+            lv = float(base.max()) * 10 if missing == "top" and base.size else (
+                float(base.min()) / 10 if base.size else 1.0)
+        else:
+            span = float(np.ptp(ref)) if ref.size else 1.0
+            span = span if span > 0 else 1.0
+            lv = float(ref.max()) + 0.2 * span if missing == "top" and ref.size else (
+                float(ref.min()) - 0.2 * span if ref.size else 0.0)
+        y[miss] = lv
+    return Placed(y, fl, lv, int(low.sum()), int(miss.sum()))
+
+
+def mark_levels(ax, placed: Placed, *, floor_label: str = "below this level: drawn here",
+                missing_label: str = "no value: drawn here") -> None:
+    """Dotted lines at the floor and missing levels of :func:`place` (only those used)."""
+    if placed.n_floored and placed.floor is not None:
+        ax.axhline(placed.floor, color="gray", ls=":", lw=1, label=floor_label)
+    if placed.n_missing and placed.missing is not None:
+        ax.axhline(placed.missing, color="tab:red", ls=":", lw=1, label=missing_label)
+
+
+class RunPlot:
+    """Draws runs with the shared markers (:data:`RUN_STYLE`) and records what it drew.
+
+    ``draw(ax, panel, x, y, kinds, rows)`` draws one point per run; ``rows`` are the runs' CSV
+    row indices.  A *panel* names one quantity drawn for every run; it may span several axes (one
+    per truth or model, say), and each run must appear in it exactly once.  :meth:`drawn` reads the points back from the figure's artists (only those with
+    finite coordinates, positive on a log axis, inside the axis limits: the points a reader
+    sees) and returns ``{panel: {kind: [row indices]}}``; the test checks it against the CSV."""
+
+    GID = "wnbias-runs"
+
+    def __init__(self):
+        self._artists = []  # (panel, kind, collection, rows)
+
+    def draw(self, ax, panel: str, x, y, kinds: Sequence[str], rows: Sequence[int], *, color=None, colors=None,
+             cmap=None, vmin=None, vmax=None, s: float = 22, zorder: float = 4, **kw):
+        """Scatter one point per run; ``color`` one colour for all, or ``colors`` values for ``cmap``."""
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        kinds = list(kinds)
+        rows = [int(r) for r in rows]
+        if not (len(x) == len(y) == len(kinds) == len(rows)):
+            raise ValueError("x, y, kinds and rows must have one entry per run")
+        cvals = None if colors is None else np.asarray(colors, dtype=float)
+        mappable = None
+        if cvals is not None and (vmin is None or vmax is None):
+            raise ValueError("colors need vmin and vmax")
+        for kind in RUN_KINDS:
+            idx = [i for i, k in enumerate(kinds) if k == kind]
+            if not idx:
+                continue
+            st = RUN_STYLE[kind]
+            args = dict(marker=st["marker"], s=s, zorder=zorder, **kw)
+            rgba = None
+            if cvals is not None:
+                rgba = plt().get_cmap(cmap)((cvals[idx] - vmin) / ((vmax - vmin) or 1.0))
+            col = color if color is not None else "k"
+            if st["filled"]:
+                if rgba is not None:
+                    args["c"] = rgba
+                else:
+                    args["color"] = col
+            else:
+                args["facecolors"] = "none"
+                args["edgecolors"] = rgba if rgba is not None else col
+            coll = ax.scatter(x[idx], y[idx], **args)
+            coll.set_gid(f"{self.GID}:{panel}:{kind}")
+            self._artists.append((panel, kind, coll, [rows[i] for i in idx]))
+            mappable = coll
+        return mappable
+
+    @staticmethod
+    def legend_handles(kinds: Iterable[str] = RUN_KINDS, color="k") -> list:
+        """Legend entries for the run kinds (proxy artists)."""
+        from matplotlib.lines import Line2D
+
+        out = []
+        for kind in kinds:
+            st = RUN_STYLE[kind]
+            out.append(Line2D([], [], ls="none", marker=st["marker"], color=color, ms=6,
+                              mfc=color if st["filled"] else "none", label=st["label"]))
+        return out
+
+    def kinds_drawn(self) -> list:
+        return [k for k in RUN_KINDS if any(a[1] == k for a in self._artists)]
+
+    def drawn(self, fig) -> dict:
+        """``{panel: {kind: [row indices]}}`` of the points visible in ``fig``."""
+        fig.canvas.draw()  # settle the autoscaled limits
+        live = {id(c) for ax in fig.axes for c in ax.collections}
+        out: dict = {}
+        for panel, kind, coll, rows in self._artists:
+            if id(coll) not in live:
+                continue
+            ax = coll.axes
+            off = np.asarray(coll.get_offsets(), dtype=float).reshape(-1, 2)
+            if len(off) != len(rows):
+                raise AssertionError(f"{panel}: {len(off)} points drawn for {len(rows)} runs")
+            (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+            vis = np.isfinite(off).all(axis=1)
+            vis &= (off[:, 0] >= x0) & (off[:, 0] <= x1) & (off[:, 1] >= y0) & (off[:, 1] <= y1)
+            if ax.get_xscale() == "log":
+                vis &= off[:, 0] > 0
+            if ax.get_yscale() == "log":
+                vis &= off[:, 1] > 0
+            bucket = out.setdefault(panel, {}).setdefault(kind, [])
+            bucket.extend(int(r) for r, v in zip(rows, vis) if v)
+        for panel in out:
+            for kind in out[panel]:
+                out[panel][kind].sort()
+        return out
+
+
+def row_kinds(rows: Sequence[dict], key: str = "status") -> list:
+    return [run_kind(r[key]) for r in rows]
+
+
+def finish(out_dir, name: str, fig, runplot: RunPlot, rows: Sequence[dict], caption: str, params: dict,
+           t0: float, key: str = "status") -> ExperimentOutput:
+    """Read back what ``fig`` shows of each run, write the three files, return the output record."""
+    import time
+
+    drawn = runplot.drawn(fig)
+    png, csv, cap = save_outputs(out_dir, name, fig, rows, caption)
+    return ExperimentOutput(name, png, csv, cap, params, time.perf_counter() - t0, len(rows), drawn=drawn,
+                            run_counts=run_counts(rows, key))
+
+
+def legend_with_runs(ax, runplot: RunPlot, fontsize: float = 7, **kw) -> None:
+    """The axis's own legend entries followed by one entry per run kind drawn in the figure."""
+    handles, labels = ax.get_legend_handles_labels()
+    extra = runplot.legend_handles(runplot.kinds_drawn())
+    ax.legend(handles + extra, labels + [h.get_label() for h in extra], fontsize=fontsize, **kw)
+
+
+def jitter(x, k: int, n: int, *, log: bool = True, width: float = 0.04) -> np.ndarray:
+    """``x`` shifted for the ``k``-th of ``n`` series, so that markers at one x do not hide each other."""
+    x = np.asarray(x, dtype=float)
+    off = (k - (n - 1) / 2) * width
+    return x * 10 ** off if log else x + off

@@ -1,4 +1,4 @@
-"""Experiment 3 (MATH.md §7): depth L = 2, 3, 4, 5 — convergence to sparse solutions.
+"""Experiment 3 (docs/math.md §7): depth L = 2, 3, 4, 5 — convergence to sparse solutions.
 
 Sparse truths; for each seed and depth, plain GD from ``w₀ = α·1`` and WN-GD from the same
 ``w₀`` (``r₀ = α√n``) with a fixed ``η̃`` (each depth needs its own step size).  Recorded: the
@@ -71,13 +71,14 @@ def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **
                 })
                 curves.append((seed, L, method, np.asarray(res.iters), np.asarray(res.loss[:, 0]) / (0.5 * float(y @ y))))
             tick()
-    fig = _figure(rows, curves, s)
-    png, csv, cap = C.save_outputs(out_dir, NAME, fig, rows, _caption(rows, s))
-    return C.ExperimentOutput(NAME, png, csv, cap, s, time.perf_counter() - t0, len(rows))
+    fig, rp = _figure(rows, curves, s)
+    return C.finish(out_dir, NAME, fig, rp, rows, _caption(rows, s), s, t0)
 
 
 def _figure(rows, curves, s):
     plt = C.plt()
+    rp = C.RunPlot()
+    kinds = C.row_kinds(rows)
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     methods = []
@@ -95,30 +96,39 @@ def _figure(rows, curves, s):
             ax.plot(its, med, ls=ls, color=colors[i % len(colors)], label=f"L={L}, {m}")
             ax.fill_between(its, np.percentile(grid, 25, axis=0), np.percentile(grid, 75, axis=0),
                             color=colors[i % len(colors)], alpha=0.15, lw=0)
+    # where each run ended (curves[k] belongs to rows[k]): its last iteration and normalised loss
+    ends = C.place([c[4][-1] if len(c[4]) else np.nan for c in curves])
+    for i, L in enumerate(s["depths"]):
+        ks = [k for k, r in enumerate(rows) if r["L"] == L]
+        rp.draw(ax, "loss", [curves[k][3][-1] if len(curves[k][3]) else 0 for k in ks], [ends.y[k] for k in ks],
+                [kinds[k] for k in ks], ks, color=colors[i % len(colors)], s=18, zorder=6)
+    C.mark_levels(ax, ends, floor_label="loss 0: drawn here", missing_label="non-finite loss: drawn here")
     ax.axhline(s["tol_rel"], color="gray", ls=":", lw=1)
-    ax.set(yscale="log", xlabel="iteration", ylabel="loss / (½‖y‖²)", title="loss along the run (seed median, IQR)")
-    ax.legend(fontsize=7, ncol=2)
+    ax.set(yscale="log", xlabel="iteration", ylabel="loss / (½‖y‖²)",
+           title="loss along the run (seed median, IQR); markers: end of each run")
+    C.legend_with_runs(ax, rp, ncol=2, loc="center right")
     ax.grid(True, which="both", alpha=0.3)
     for ax, key, lab in ((axes[1], "rel_error", "relative error ‖x − x_true‖/‖x_true‖"),
                          (axes[2], "off_support_l1_frac", "fraction of ‖x‖₁ off the true support")):
+        pl = C.place([r[key] for r in rows])
         for j, m in enumerate(methods):
             st = C.group_stats([r for r in rows if r["method"] == m], ["L"], key)
-            xs = np.array([g["L"] for g in st]) + (j - 0.5) * 0.12
+            xs = np.array([g["L"] for g in st]) + (j - 0.5) * 0.24
             med = np.array([g["median"] for g in st])
-            ax.errorbar(xs, med, yerr=[med - np.array([g["q1"] for g in st]), np.array([g["q3"] for g in st]) - med],
-                        fmt="o", capsize=3, label=m)
-            conv = [r for r in rows if r["method"] == m and r["status"] != "converged"]
-            if conv:
-                ax.scatter([r["L"] + (j - 0.5) * 0.12 for r in conv], [r[key] for r in conv], marker="x", color="k",
-                           zorder=5, label="not at threshold" if j == len(methods) - 1 else None)
+            eb = ax.errorbar(xs, med, yerr=[med - np.array([g["q1"] for g in st]), np.array([g["q3"] for g in st]) - med],
+                             fmt="_", ms=14, capsize=3, label=f"{m}: median, IQR")
+            ks = [k for k, r in enumerate(rows) if r["method"] == m]
+            rp.draw(ax, key, [rows[k]["L"] + (j - 0.5) * 0.24 + 0.06 for k in ks], [pl.y[k] for k in ks],
+                    [kinds[k] for k in ks], ks, color=eb[0].get_color(), s=18)
+        C.mark_levels(ax, pl, floor_label="0: drawn here", missing_label="no finite value: drawn here")
         ax.set(yscale="log", xlabel="depth L", ylabel=lab, xticks=s["depths"])
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        C.legend_with_runs(ax, rp)
     axes[1].set_title("final error (seed median, IQR)")
     axes[2].set_title("sparsity of the result")
     fig.suptitle(f"{TITLE}: N={s['N']}, M={s['M']}, k={C.k_of(s)}, α={s['alpha']:g}, {s['seeds']} seeds", fontsize=10)
     fig.tight_layout()
-    return fig
+    return fig, rp
 
 
 def _caption(rows, s):
@@ -128,8 +138,13 @@ def _caption(rows, s):
         f"from the same w₀ (r₀ = α√n, η̃ = {s['eta_tilde']:g}, η_u = 1); steps from the curvature at the ℓ1 "
         f"minimiser (factor {s['step_c']:g}); at most {s['steps']} steps, stop at loss ≤ {s['tol_rel']:g}·½‖y‖². "
         "Left: normalised loss (median over seeds, IQR band; dashed GD, solid WN-GD). Middle: final relative "
-        "reconstruction error. Right: fraction of ‖x‖₁ outside the true support. Crosses: runs that did not reach "
-        "the loss threshold within the budget (their error is that of an unfinished run).",
+        "reconstruction error. Right: fraction of ‖x‖₁ outside the true support. Every run is a marker (left: "
+        "where it ended; middle and right: its value, next to the median and IQR bar of all runs at that depth): "
+        "filled = reached the loss threshold, open = did not within the budget (its error is that of an "
+        "unfinished run), × = diverged, + = failed; a value that is 0 or non-finite is drawn on a labelled dotted "
+        "line.",
+        "",
+        C.run_count_sentence(rows),
         "",
         "Measured (medians over seeds):",
     ]

@@ -1,4 +1,4 @@
-"""Experiment 2 (MATH.md §7): WN-GD across learning-rate ratios η̃ at a fixed initialisation.
+"""Experiment 2 (docs/math.md §7): WN-GD across learning-rate ratios η̃ at a fixed initialisation.
 
 For each truth, seed and ``η̃`` (one batched WN-GD run per seed), measure the ℓ1 gap
 ``S − ‖z*‖₁`` (``S = ‖w^L‖₁``, the quantity the §5 bound controls; ``z*`` from the LP) and the
@@ -70,9 +70,8 @@ def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **
                     "rel_error": float(C.rel_error(p, res.x[i:i + 1])[0]),
                 })
             tick()
-    fig = _figure(rows, s)
-    png, csv, cap = C.save_outputs(out_dir, NAME, fig, rows, _caption(rows, s))
-    return C.ExperimentOutput(NAME, png, csv, cap, s, time.perf_counter() - t0, len(rows))
+    fig, rp = _figure(rows, s)
+    return C.finish(out_dir, NAME, fig, rp, rows, _caption(rows, s), s, t0)
 
 
 def _conv(rows, key, floor):
@@ -83,40 +82,51 @@ def _conv(rows, key, floor):
 
 def _figure(rows, s):
     plt = C.plt()
+    rp = C.RunPlot()
+    kinds = C.row_kinds(rows)
     nt = len(s["truths"])
     fig, axes = plt.subplots(nt, 2, figsize=(11, 4.2 * nt), squeeze=False)
+    lo, hi = math.log10(min(s["eta_tildes"])), math.log10(max(s["eta_tildes"]))
     for i, truth in enumerate(s["truths"]):
-        sub = [r for r in rows if r["truth"] == truth]
+        idx = [k for k, r in enumerate(rows) if r["truth"] == truth]
+        sub = [rows[k] for k in idx]
         ax = axes[i, 0]
         floor = math.sqrt(s["tol_rel"])
         g = C.group_stats(_conv(sub, "gap_rel", floor), ["eta_tilde"], "v")
-        C.band(ax, [x["eta_tilde"] for x in g], g, "measured gap (S − ‖z*‖₁)/‖z*‖₁")
+        line = C.band(ax, [x["eta_tilde"] for x in g], g, "median gap (S − ‖z*‖₁)/‖z*‖₁, converged runs", marker="none")
         b = C.group_stats(_conv(sub, "bound_rel", floor), ["eta_tilde"], "v")
-        C.band(ax, [x["eta_tilde"] for x in b], b, "§5 bound at the run's own ρ", ls="--")
-        nomag = [r for r in sub if not r["magnified"]]
+        C.band(ax, [x["eta_tilde"] for x in b], b, "§5 bound at the run's own ρ", ls="--", marker="none")
+        gap = C.place([r["gap_rel"] for r in sub], floor=floor)
+        rp.draw(ax, "gap", [r["eta_tilde"] for r in sub], gap.y, [kinds[k] for k in idx], idx,
+                color=line.get_color(), zorder=6)
+        nomag = [k for k, r in zip(range(len(sub)), sub) if not r["magnified"]]
         if nomag:
-            ax.scatter([r["eta_tilde"] for r in nomag], [max(r["gap_rel"], floor) for r in nomag], marker="x",
-                       color="k", label="r_final < r₀ (no magnification)", zorder=5)
+            ax.scatter([sub[k]["eta_tilde"] for k in nomag], [gap.y[k] for k in nomag], marker="s", s=80,
+                       facecolors="none", edgecolors="k", label="r_final < r₀ (shrinking radius)", zorder=5)
         ax.axhline(floor, color="gray", ls=":", lw=1, label="resolution √tol (gaps below drawn here)")
+        if gap.n_missing:
+            ax.axhline(gap.missing, color="tab:red", ls=":", lw=1, label="no finite gap: drawn here")
         ax.set(xscale="log", yscale="log", xlabel="η̃ = η_r/η_u", ylabel="relative ℓ1 gap",
                title=f"{truth} truth: gap and bound vs η̃")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        C.legend_with_runs(ax, rp)
         ax = axes[i, 1]
-        conv = [r for r in sub if r["status"] == "converged" and r["iters_to_tol"] is not None]
-        sc = ax.scatter([r["iters_to_tol"] for r in conv], [max(r["gap_rel"], floor) for r in conv],
-                        c=[math.log10(r["eta_tilde"]) for r in conv], cmap="viridis", s=25,
-                        vmin=math.log10(min(s["eta_tildes"])), vmax=math.log10(max(s["eta_tildes"])))
+        its = [r["iters_to_tol"] if r["iters_to_tol"] is not None else s["steps"] for r in sub]
+        rp.draw(ax, "speed", its, gap.y, [kinds[k] for k in idx], idx,
+                colors=[math.log10(r["eta_tilde"]) for r in sub], cmap="viridis", vmin=lo, vmax=hi, s=25)
+        sm = plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(lo, hi))
         ax.axhline(floor, color="gray", ls=":", lw=1)
-        fig.colorbar(sc, ax=ax, label="log10 η̃")
+        ax.axvline(s["steps"], color="gray", ls="--", lw=1, label=f"budget {s['steps']} (not reached: drawn here)")
+        fig.colorbar(sm, ax=ax, label="log10 η̃")
         ax.set(xscale="log", yscale="log", xlabel=f"iterations to loss ≤ {s['tol_rel']:g}·½‖y‖²",
                ylabel="relative ℓ1 gap", title=f"{truth} truth: error against speed (each run)")
         ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
         C.tidy_log_axis(ax)
     fig.suptitle(f"{TITLE}\nN={s['N']}, M={s['M']}, L={s['L']}, r₀={s['r0']:g}, {s['seeds']} seeds; median, IQR band",
                  fontsize=10)
     fig.tight_layout()
-    return fig
+    return fig, rp
 
 
 def _caption(rows, s):
@@ -125,12 +135,18 @@ def _caption(rows, s):
         f"the uniform direction, η_u = 1, η_r = η̃; {s['seeds']} seeds per truth; step μ from the curvature "
         f"at the ℓ1 minimiser (factor {s['step_c']:g}) divided by max(r², η̃). Runs stop at loss ≤ "
         f"{s['tol_rel']:g}·½‖y‖² or after {s['steps']} steps. Left: the ℓ1 gap S − ‖z*‖₁ (S = ‖w^L‖₁, z* from "
-        "the LP), relative to ‖z*‖₁, and the a-posteriori bound of MATH.md §5 evaluated at each run's own "
+        "the LP), relative to ‖z*‖₁, and the a-posteriori bound of docs/math.md §5 evaluated at each run's own "
         "ρ = (r₀/r)·exp((r² − r₀²)/(2η̃)) from its final radius (medians and IQR over seeds, converged runs only). "
         f"Gaps below the resolution √tol = {math.sqrt(s['tol_rel']):g} set by the loss threshold (they can be "
         "slightly negative, since Ax ≠ y exactly) are drawn at that level (dotted line); the CSV has the values. "
-        "Crosses: runs that ended with r < r₀ (ρ < 1, no magnification). Right: gap against iterations to the "
-        "loss threshold, one point per converged run, colour = log10 η̃.",
+        "Every run is also drawn on its own: filled = reached the threshold, open = did not (its gap is that of "
+        "an unfinished run), × = diverged, + = failed; a non-finite gap is drawn on the red dotted line. "
+        "Squares: runs that ended with r < r₀, the shrinking-radius regime of docs/math.md §4.5, where "
+        "ρ < r₀/r (their ρ, from the final radius, is in the CSV as log_rho). Right: gap against iterations to the "
+        "loss threshold, one point per run, colour = log10 η̃; a run that did not reach the threshold has no such "
+        f"number and is drawn at its budget of {s['steps']} steps (dashed line) with the open marker.",
+        "",
+        C.run_count_sentence(rows),
         "",
         "Measured (medians over converged runs):",
     ]

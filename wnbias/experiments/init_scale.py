@@ -1,4 +1,4 @@
-"""Experiment 1 (MATH.md §7): GD with and without weight normalisation across initial scales.
+"""Experiment 1 (docs/math.md §7): GD with and without weight normalisation across initial scales.
 
 For each truth (sparse, Gaussian), seed and initial scale ``α`` (``w₀ = α·1``; WN-GD starts at
 ``r₀ = α√n`` with the uniform direction, i.e. the same ``w₀``), run plain GD and WN-GD (a few
@@ -77,35 +77,50 @@ def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **
                         "loss_final": float(res.loss[-1, i]), "steps_run": int(res.steps),
                         "r_final": float(res.r[i]) if np.isfinite(res.r[i]) else None,
                     })
-    fig = _figure(rows, s)
-    caption = _caption(rows, s)
-    png, csv, cap = C.save_outputs(out_dir, NAME, fig, rows, caption)
-    return C.ExperimentOutput(NAME, png, csv, cap, s, time.perf_counter() - t0, len(rows))
+    fig, rp = _figure(rows, s)
+    return C.finish(out_dir, NAME, fig, rp, rows, _caption(rows, s), s, t0)
 
 
 def _figure(rows, s):
+    """Median lines (IQR bands) over the converged runs, and every run as its own marker."""
     plt = C.plt()
+    rp = C.RunPlot()
+    kinds = C.row_kinds(rows)
     fig, axes = plt.subplots(2, len(s["truths"]), figsize=(5.2 * len(s["truths"]), 7.5), squeeze=False)
     for j, truth in enumerate(s["truths"]):
-        sub = [r for r in rows if r["truth"] == truth]
-        for m in C.methods(sub):
-            rm = [r for r in sub if r["method"] == m]
+        idx = [i for i, r in enumerate(rows) if r["truth"] == truth]
+        sub = [rows[i] for i in idx]
+        ms = C.methods(sub)
+        err = C.place([r["error"] for r in sub])
+        its = C.place([r["iters_to_tol"] if r["iters_to_tol"] is not None else s["steps"] for r in sub])
+        pos = {i: k for k, i in enumerate(idx)}
+        for mk, m in enumerate(ms):
+            mi = [i for i in idx if rows[i]["method"] == m]
+            rm = [rows[i] for i in mi]
             rm_e = [dict(r, e=(r["error"] if r["status"] == "converged" else np.nan)) for r in rm]
-            err = C.group_stats(rm_e, ["alpha"], "e")
-            C.band(axes[0, j], [e["alpha"] for e in err], err, m)
+            st = C.group_stats(rm_e, ["alpha"], "e")
+            line = C.band(axes[0, j], [e["alpha"] for e in st], st, m, marker="none")
             rm_it = [dict(r, it=(r["iters_to_tol"] if r["iters_to_tol"] is not None else np.nan)) for r in rm]
-            its = C.group_stats(rm_it, ["alpha"], "it")
-            C.band(axes[1, j], [e["alpha"] for e in its], its, m)
+            st = C.group_stats(rm_it, ["alpha"], "it")
+            C.band(axes[1, j], [e["alpha"] for e in st], st, m, color=line.get_color(), marker="none")
+            xs = C.jitter([r["alpha"] for r in rm], mk, len(ms))
+            for ax, pl, panel in ((axes[0, j], err, "error"), (axes[1, j], its, "iterations")):
+                rp.draw(ax, panel, xs, [pl.y[pos[i]] for i in mi], [kinds[i] for i in mi], mi,
+                        color=line.get_color())
+        C.mark_levels(axes[0, j], err, floor_label="error ≤ 0: drawn here", missing_label="no finite error: drawn here")
+        axes[1, j].axhline(s["steps"], color="gray", ls="--", lw=1, label=f"budget {s['steps']} (not reached: drawn here)")
         kind = "relative error ‖x − x_true‖/‖x_true‖" if truth == "sparse" else "relative ℓ1 gap vs LP"
         axes[0, j].set(xscale="log", yscale="log", title=f"{truth} truth: final error", ylabel=kind)
         axes[1, j].set(xscale="log", yscale="log", title=f"{truth} truth: speed",
                        ylabel=f"iterations to loss ≤ {s['tol_rel']:g}·½‖y‖²", xlabel="initial scale α (w₀ = α·1)")
-        axes[0, j].legend(fontsize=8)
+        C.legend_with_runs(axes[0, j], rp)
+        axes[1, j].legend(fontsize=7)
         axes[0, j].grid(True, which="both", alpha=0.3)
         axes[1, j].grid(True, which="both", alpha=0.3)
-    fig.suptitle(f"{TITLE} (N={s['N']}, M={s['M']}, L={s['L']}, {s['seeds']} seeds; median, IQR band)", fontsize=10)
+    fig.suptitle(f"{TITLE} (N={s['N']}, M={s['M']}, L={s['L']}, {s['seeds']} seeds; median of converged runs, IQR "
+                 "band; every run a marker)", fontsize=10)
     fig.tight_layout()
-    return fig
+    return fig, rp
 
 
 def _caption(rows, s):
@@ -114,9 +129,15 @@ def _caption(rows, s):
         f"(x = w₊^L − w₋^L), {s['seeds']} seeds per truth. Plain GD starts at w₀ = α·1; WN-GD starts at "
         f"the same w₀ (r₀ = α√n, uniform direction) with η_u = 1 and the η̃ shown. Each run stops when the "
         f"loss is ≤ {s['tol_rel']:g}·½‖y‖² or after {s['steps']} steps. Top: final error (sparse truth: "
-        "relative reconstruction error; Gaussian truth: relative ℓ1 gap against the LP minimiser), shown only "
-        "for runs that reached the loss threshold (an unfinished run's error says nothing about its limit; the "
-        "CSV keeps it). Bottom: iterations to the loss threshold (missing points: not reached). Lines are medians over seeds, bands the IQR.",
+        "relative reconstruction error; Gaussian truth: relative ℓ1 gap against the LP minimiser). Bottom: "
+        "iterations to the loss threshold; a run that did not reach it has no such number and is drawn at its "
+        f"budget of {s['steps']} steps (dashed line) with the open marker. Every run is a marker (slightly shifted "
+        "in α per method): filled = reached the threshold, open = did not (its error is that of an unfinished run "
+        "and says nothing about its limit), × = diverged, + = failed; an error that is not positive is drawn on the "
+        "dotted floor line, a non-finite one on the red dotted line. Lines are medians over the converged runs "
+        "only, bands the IQR.",
+        "",
+        C.run_count_sentence(rows),
         "",
         "Measured (median error over the seeds that reached the threshold, at each α where any did):",
     ]

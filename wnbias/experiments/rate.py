@@ -83,29 +83,39 @@ def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **
                              "fit_r2": r2, "fit_points": npts, "r_final": float(res.r[i]),
                              "loss_final_rel": float(res.loss[-1, i]) / scale})
             tick()
-    fig = _figure(rows, s)
-    png, csv, cap = C.save_outputs(out_dir, NAME, fig, rows, _caption(rows, s))
-    return C.ExperimentOutput(NAME, png, csv, cap, s, time.perf_counter() - t0, len(rows))
+    fig, rp = _figure(rows, s)
+    return C.finish(out_dir, NAME, fig, rp, rows, _caption(rows, s), s, t0)
 
 
 def _figure(rows, s):
     plt = C.plt()
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.5))
-    for truth in s["truths"]:
-        sub = [r for r in rows if r["truth"] == truth]
+    rp = C.RunPlot()
+    kinds = C.row_kinds(rows)
+    # a run without a rate (the loss never fell below fit_from, or too few records after it) or with a
+    # rate ≤ 0 is drawn on a "no rate" level below the others
+    places = {key: C.place([r[key] for r in rows], missing="bottom") for key in ("rate_per_iter", "rate_per_time")}
+    for j, truth in enumerate(s["truths"]):
+        ks = [k for k, r in enumerate(rows) if r["truth"] == truth]
+        sub = [rows[k] for k in ks]
         for ax, key in ((axes[0], "rate_per_iter"), (axes[1], "rate_per_time")):
             st = C.group_stats(sub, ["eta_tilde"], key)
-            C.band(ax, [g["eta_tilde"] for g in st], st, f"{truth} truth")
+            line = C.band(ax, [g["eta_tilde"] for g in st], st, f"{truth} truth (median of the runs with a rate)", marker="none")
+            rp.draw(ax, key, C.jitter([r["eta_tilde"] for r in sub], j, len(s["truths"])),
+                    [places[key].y[k] for k in ks], [kinds[k] for k in ks], ks, color=line.get_color(), zorder=6)
+    for ax, key in ((axes[0], "rate_per_iter"), (axes[1], "rate_per_time")):
+        C.mark_levels(ax, places[key], floor_label="rate ≤ 0: drawn here",
+                      missing_label=f"no rate (loss never < {s['fit_from']:g}·½‖y‖²): drawn here")
     axes[0].set(ylabel="rate per iteration  (−d log loss / dk)", title="per iteration (at each η̃'s step μ)")
     axes[1].set(ylabel="rate per unit flow time  (−d log loss / dt, t = μk)", title="per unit flow time")
     for ax in axes:
         ax.set(xscale="log", yscale="log", xlabel="η̃ = η_r/η_u")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        C.legend_with_runs(ax, rp)
     fig.suptitle(f"{TITLE} (N={s['N']}, M={s['M']}, L={s['L']}, r₀={s['r0']:g}; fit after loss < {s['fit_from']:g}·½‖y‖²; "
                  "median, IQR band)", fontsize=10)
     fig.tight_layout()
-    return fig
+    return fig, rp
 
 
 def _caption(rows, s):
@@ -115,8 +125,14 @@ def _caption(rows, s):
         f"≤ {s['tol_rel']:g}·½‖y‖². The rate is the least-squares slope of −log(loss) against the iteration over the "
         f"records after the loss first falls below {s['fit_from']:g}·½‖y‖² (an exponential-rate model; R² in the CSV "
         "shows how well it fits). Left: per iteration; right: per unit of flow time t = μk, which removes the "
-        "different step sizes (μ is set from the curvature and divided by max(r², η̃)). Runs that never reach the "
-        "fit level have no rate (missing points).",
+        "different step sizes (μ is set from the curvature and divided by max(r², η̃)). Every run is a marker: "
+        "filled = reached the loss threshold, open = did not within the budget (its rate is that of the "
+        "stretch it ran), × = diverged, + = failed. A run that never reached the fit level (or has fewer than "
+        "3 records after it) has no rate and is drawn on the red dotted \"no rate\" line at the bottom; a rate "
+        "≤ 0 is drawn on the gray dotted line. The lines are medians of the runs with a rate.",
+        "",
+        C.run_count_sentence(rows),
+        f"Runs without a rate: {sum(1 for r in rows if not np.isfinite(r['rate_per_iter']))} of {len(rows)}.",
         "",
         "Measured (medians over seeds):",
     ]

@@ -1,8 +1,10 @@
-"""Beyond the paper: the regime map over (r₀, η̃) from the exact limit (MATH.md §4), no integration.
+"""Beyond the paper: the regime map over (r₀, η̃) from the exact limit (docs/math.md §4), no integration.
 
 For each initial radius ``r₀`` and ratio ``η̃``, :func:`numerics.limit.limit_solve` (float64) gives
 ``r_∞`` as the root of ``φ(r) = Σ x_i(r)^{2/L} − r²``; from it ``log ρ``, the limit ``x_∞`` and its
-relative ℓ1 gap against the LP.  The no-magnification region ``r_∞ < r₀`` is marked from the
+relative ℓ1 gap against the LP.  The shrinking-radius region ``r_∞ < r₀`` (docs/math.md §4.5: there
+``ρ < r₀/r_∞``, and ``ρ < 1`` unless ``η̃`` is large; the CSV column keeps its old name
+``no_magnification``) is marked from the
 solver's ``r_∞``, and independently from the sign of ``φ(r₀)``: at ``r = r₀`` the factor ``ρ`` is 1,
 so ``φ(r₀)`` is one Bregman projection of ``β = w₀^{⊙L}`` (the plain-GF limit from ``w₀``) and does
 not depend on ``η̃``; where the root is unique, ``r_∞ < r₀`` exactly when ``φ(r₀) < 0``.
@@ -79,9 +81,8 @@ def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **
                                rel_l1_gap=(float(np.abs(x).sum()) - l1_opt) / l1_opt, no_magnification=bool(r_inf < r0))
                 rows.append(row)
             tick()
-    fig = _figure(rows, s)
-    png, csv, cap = C.save_outputs(out_dir, NAME, fig, rows, _caption(rows, s))
-    return C.ExperimentOutput(NAME, png, csv, cap, s, time.perf_counter() - t0, len(rows))
+    fig, rp = _figure(rows, s)
+    return C.finish(out_dir, NAME, fig, rp, rows, _caption(rows, s), s, t0)
 
 
 def _median_grid(rows, s, key):
@@ -101,8 +102,15 @@ def _figure(rows, s):
     ext = [lx[0] - dx, lx[-1] + dx, ly[0] - dy, ly[-1] + dy]
     nm = len(s["models"])
     fig, axes = plt.subplots(nm, 2, figsize=(12.5, 4.6 * nm), squeeze=False)
+    rp = C.RunPlot()
+    kinds = C.row_kinds(rows)
+    ns = max(1, s["seeds"])
     for k, model in enumerate(s["models"]):
-        sub = [r for r in rows if r["model"] == model]
+        ks = [q for q, r in enumerate(rows) if r["model"] == model]
+        sub = [rows[q] for q in ks]
+        # every solve as a marker in the lower part of its cell, seeds side by side
+        xs = [math.log10(r["eta_tilde"]) + ((r["seed"] + 0.5) / ns - 0.5) * 1.2 * dx for r in sub]
+        ys = [math.log10(r["r0"]) - 0.55 * dy for r in sub]
         rho = _median_grid(sub, s, "log10_rho")
         gap = _median_grid(sub, s, "rel_l1_gap")
         nomag = _median_grid([dict(r, nm=(None if r["no_magnification"] is None else float(r["no_magnification"])))
@@ -126,14 +134,22 @@ def _figure(rows, s):
                     if nomag[i, j] >= 0.5:
                         ax.add_patch(plt.Rectangle((xc - dx, yc - dy), 2 * dx, 2 * dy, fill=False, ec="cyan", lw=2))
                     if phi_neg[i, j] >= 0.5:
-                        ax.plot(xc, yc, marker="o", mfc="none", mec="white", ms=9)
+                        ax.plot(xc, yc, marker="D", mfc="none", mec="white", ms=8)
+            panel = "rho" if ax is axes[k, 0] else "gap"
+            rp.draw(ax, panel, xs, ys, [kinds[q] for q in ks], ks, color="white", s=12 if ns > 1 else 16, lw=0.8)
+            ax.set_xlim(ext[0], ext[1])
+            ax.set_ylim(ext[2], ext[3])
             ax.set(xlabel="log10 η̃", ylabel="log10 r₀")
         axes[k, 0].set_title(f"{model} model: magnification ρ of the limit")
         axes[k, 1].set_title(f"{model} model: ℓ1 gap of the limit vs the LP minimiser")
     fig.suptitle(f"{TITLE}\n{s['truth']} truth, N={s['N']}, M={s['M']}, L={s['L']}, {s['seeds']} seed(s); cyan frame: "
-                 "r_∞ < r₀ (no magnification); white circle: φ(r₀) < 0; hatched: limit_solve failed", fontsize=9)
-    fig.tight_layout()
-    return fig
+                 "r_∞ < r₀ (shrinking radius); white diamond: φ(r₀) < 0; hatched: limit_solve failed in every seed",
+                 fontsize=9)
+    h = rp.legend_handles(rp.kinds_drawn(), color="0.35")
+    fig.legend(handles=h, loc="lower center", ncol=len(h), fontsize=8,
+               title="each solve (white markers at the bottom of its cell, seeds side by side)", title_fontsize=8)
+    fig.tight_layout(rect=(0, 0.06 / nm, 1, 1))
+    return fig, rp
 
 
 def _caption(rows, s):
@@ -142,13 +158,20 @@ def _caption(rows, s):
         f"{' and '.join(s['models'])} (one row each), {s['seeds']} seed(s); "
         f"{len(s['r0s'])} radii r₀ in [{min(s['r0s']):.3g}, {max(s['r0s']):.3g}] × {len(s['eta_tildes'])} ratios η̃ in "
         f"[{min(s['eta_tildes']):.3g}, {max(s['eta_tildes']):.3g}]. Each cell is the exact WN-GF limit from "
-        "numerics.limit.limit_solve (float64 root of φ, MATH.md §4): left log10 ρ with ρ = (r₀/r_∞)·exp((r_∞² − "
+        "numerics.limit.limit_solve (float64 root of φ, docs/math.md §4): left log10 ρ with ρ = (r₀/r_∞)·exp((r_∞² − "
         "r₀²)/(2η̃)), right the relative ℓ1 gap (‖x_∞‖₁ − ‖z*‖₁)/‖z*‖₁ against the LP (medians over seeds). Cyan "
-        "frames: r_∞ < r₀ (ρ < 1 for every η̃: no magnification). White circles: φ(r₀) < 0, computed independently "
+        "frames: r_∞ < r₀, the shrinking-radius regime of docs/math.md §4.5, where ρ < r₀/r_∞ for every η̃ and "
+        "ρ < 1 unless η̃ > (r₀² − r_∞²)/(2 log(r₀/r_∞)); the ρ of each cell is the one measured (left panel, CSV). "
+        "White diamonds: φ(r₀) < 0, computed independently "
         "from one Bregman projection of w₀^L (the plain-GF limit), which does not depend on η̃. Hatched: the solver "
-        "reported failure (its message is in the CSV). In the signed model with the uniform u₀, A_eff·w₀^L = 0, "
+        "reported failure in every seed of the cell (its message is in the CSV); the medians are over the seeds "
+        "whose solve converged. Every solve is a small white marker at the bottom of its cell (seeds side by "
+        "side): filled = converged, open = stopped without reaching its tolerance (time limit, noise floor, "
+        "step budget), × = diverged, + = failed. In the signed model with the uniform u₀, A_eff·w₀^L = 0, "
         "so the plain-GF projection only adds mass (φ(r₀) > 0) and r_∞ > r₀ is expected throughout; the positive "
-        "model has a no-magnification region at large r₀.",
+        "model has a shrinking-radius region at large r₀.",
+        "",
+        C.run_count_sentence(rows, noun="limit solves"),
         "",
         "Measured:",
     ]
@@ -158,8 +181,10 @@ def _caption(rows, s):
         nomag = [r for r in ok if r["no_magnification"]]
         agree = sum(1 for r in ok if np.isfinite(r["phi_r0"]) and (r["phi_r0"] < 0) == r["no_magnification"])
         r0_nm = sorted({r["r0"] for r in nomag})
+        mag_anyway = sum(1 for r in nomag if r["log10_rho"] is not None and r["log10_rho"] > 0)
         lines.append(f"- {model} model: limit_solve converged in {len(ok)}/{len(mrows)} cells; r_∞ < r₀ in {len(nomag)} "
-                     f"of them{' (r₀ ≥ ' + C.fmt(r0_nm[0], 3) + ')' if r0_nm else ''}; the sign of φ(r₀) agrees with "
+                     f"of them{' (r₀ ≥ ' + C.fmt(r0_nm[0], 3) + ')' if r0_nm else ''}, of which {mag_anyway} "
+                     f"still have ρ > 1 (large η̃, docs/math.md §4.5); the sign of φ(r₀) agrees with "
                      f"r_∞ < r₀ in {agree}/{len(ok)}; median solve time "
                      f"{C.fmt(C.median_iqr([r['solve_s'] for r in mrows])[0])} s.")
         for et in s["eta_tildes"]:

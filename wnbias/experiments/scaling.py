@@ -64,9 +64,8 @@ def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **
                              "loss_final_rel": float(res.loss[-1, 0]) / (0.5 * float(y @ y))})
             tick(int(N * N / 1e4))
     tick(1)
-    fig = _figure(rows, s)
-    png, csv, cap = C.save_outputs(out_dir, NAME, fig, rows, _caption(rows, s))
-    return C.ExperimentOutput(NAME, png, csv, cap, s, time.perf_counter() - t0, len(rows))
+    fig, rp = _figure(rows, s)
+    return C.finish(out_dir, NAME, fig, rp, rows, _caption(rows, s), s, t0)
 
 
 def _slope(rows, key):
@@ -80,29 +79,38 @@ def _slope(rows, key):
 def _figure(rows, s):
     plt = C.plt()
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.5))
-    for m in C.methods(rows):
-        sub = [r for r in rows if r["method"] == m]
+    rp = C.RunPlot()
+    kinds = C.row_kinds(rows)
+    ms = C.methods(rows)
+    tpi = C.place([r["time_per_iter_s"] for r in rows])
+    err = C.place([r["rel_error"] for r in rows])
+    for j, m in enumerate(ms):
+        ks = [k for k, r in enumerate(rows) if r["method"] == m]
+        sub = [rows[k] for k in ks]
         st = C.group_stats(sub, ["N"], "time_per_iter_s")
-        C.band(axes[0], [g["N"] for g in st], st, f"{m} (slope {_slope(sub, 'time_per_iter_s'):.2f})")
+        line = C.band(axes[0], [g["N"] for g in st], st, f"{m} (slope {_slope(sub, 'time_per_iter_s'):.2f})", marker="none")
         st = C.group_stats(sub, ["N"], "rel_error")
-        C.band(axes[1], [g["N"] for g in st], st, m)
-        nc = [r for r in sub if r["status"] != "converged"]
-        if nc:
-            axes[1].scatter([r["N"] for r in nc], [r["rel_error"] for r in nc], marker="x", color="k", zorder=5)
+        C.band(axes[1], [g["N"] for g in st], st, m, color=line.get_color(), marker="none")
+        xs = C.jitter([r["N"] for r in sub], j, len(ms), width=0.02)
+        for ax, pl, panel in ((axes[0], tpi, "time_per_iter"), (axes[1], err, "rel_error")):
+            rp.draw(ax, panel, xs, [pl.y[k] for k in ks], [kinds[k] for k in ks], ks, color=line.get_color(), zorder=6)
+    C.mark_levels(axes[0], tpi, floor_label="0 s: drawn here", missing_label="no time: drawn here")
+    C.mark_levels(axes[1], err, floor_label="error 0: drawn here", missing_label="no finite error: drawn here")
     Ns = np.array(sorted({r["N"] for r in rows}), dtype=float)
     t_ref = np.median([r["time_per_iter_s"] for r in rows if r["N"] == Ns[-1]])
     axes[0].plot(Ns, t_ref * (Ns / Ns[-1]) ** 2, "k:", lw=1, label="∝ N² (one M×n product pair)")
     axes[0].set(xscale="log", yscale="log", xlabel="N (M = %.2g N)" % s["m_frac"], ylabel="seconds per iteration",
                 title="time per iteration")
     axes[1].set(xscale="log", yscale="log", xlabel="N", ylabel="relative error ‖x − x_true‖/‖x_true‖",
-                title=f"final error after ≤ {s['steps']} steps (x: threshold not reached)")
+                title=f"final error after ≤ {s['steps']} steps (open: threshold not reached)")
     for ax in axes:
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+    axes[0].legend(fontsize=8)
+    C.legend_with_runs(axes[1], rp, fontsize=8)
     fig.suptitle(f"{TITLE} (L={s['L']}, α={s['alpha']:g}, sparse truths k={s['k_frac']:g}·M; median, IQR band)",
                  fontsize=10)
     fig.tight_layout()
-    return fig
+    return fig, rp
 
 
 def _caption(rows, s):
@@ -113,8 +121,12 @@ def _caption(rows, s):
         f"or after {s['steps']} steps (step sizes from the curvature at x_true: no LP at these sizes). Left: wall "
         "time per iteration (one run per call, one process, BLAS threads as set by `reproduce`; the "
         "dotted line is ∝ N², the cost of the two M×n matrix–vector products with M ∝ N); the legend gives the "
-        "fitted log–log slope. Right: final relative reconstruction error (crosses: runs that did not reach the "
-        "threshold within the budget).",
+        "fitted log–log slope. Right: final relative reconstruction error. Every run is a marker on both panels "
+        "(shifted slightly in N per method): filled = reached the loss threshold, open = did not within the "
+        "budget (its error is that of an unfinished run), × = diverged, + = failed; a non-finite value is drawn on "
+        "a labelled dotted line.",
+        "",
+        C.run_count_sentence(rows),
         "",
         "Measured (medians over seeds):",
     ]

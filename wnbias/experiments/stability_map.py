@@ -17,7 +17,7 @@ from wnbias.experiments import _common as C
 
 NAME = "stability_map"
 TITLE = "Stability map of WN-GD over (η̃, μ)"
-STATES = ("diverged", "stalls", "converged")
+STATES = ("diverged", "failed", "stalls", "converged")
 
 
 def settings(quick: bool = False, seeds: int | None = None) -> dict:
@@ -37,7 +37,9 @@ def work_units(s: dict) -> int:
 
 
 def _state(status: str) -> str:
-    return {"diverged": "diverged", "converged": "converged"}.get(status, "stalls")
+    """The map's name of a run's outcome (:func:`C.run_kind`; ``not_converged`` is called *stalls*)."""
+    k = C.run_kind(status)
+    return "stalls" if k == "not_converged" else k
 
 
 def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **overrides) -> C.ExperimentOutput:
@@ -68,9 +70,8 @@ def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **
                          "r_final": float(res.r[i]), "rel_error": float(C.rel_error(p, res.x[i:i + 1])[0])})
         tick()
     s["mu_ref_median"] = float(np.median(ref_mu))
-    fig = _figure(rows, s)
-    png, csv, cap = C.save_outputs(out_dir, NAME, fig, rows, _caption(rows, s))
-    return C.ExperimentOutput(NAME, png, csv, cap, s, time.perf_counter() - t0, len(rows))
+    fig, rp = _figure(rows, s)
+    return C.finish(out_dir, NAME, fig, rp, rows, _caption(rows, s), s, t0)
 
 
 def _grid(rows, s):
@@ -96,22 +97,36 @@ def _figure(rows, s):
     lx, ly = np.log10(s["eta_tildes"]), np.log10(s["mus"])
     ext = [lx[0] - (lx[1] - lx[0]) / 2, lx[-1] + (lx[1] - lx[0]) / 2, ly[0] - (ly[1] - ly[0]) / 2, ly[-1] + (ly[1] - ly[0]) / 2]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
-    cmap = ListedColormap(["#d62728", "#bbbbbb", "#2ca02c"])
+    cmap = ListedColormap(["#d62728", "#9467bd", "#bbbbbb", "#2ca02c"])
     im = axes[0].imshow(state, origin="lower", extent=ext, aspect="auto", cmap=cmap,
-                        norm=BoundaryNorm([-0.5, 0.5, 1.5, 2.5], 3))
-    cb = fig.colorbar(im, ax=axes[0], ticks=[0, 1, 2])
-    cb.ax.set_yticklabels(["diverges", "stalls", "converges"])
+                        norm=BoundaryNorm([-0.5, 0.5, 1.5, 2.5, 3.5], 4))
+    cb = fig.colorbar(im, ax=axes[0], ticks=[0, 1, 2, 3])
+    cb.ax.set_yticklabels(["diverges", "fails", "stalls", "converges"])
     axes[0].set_title(f"outcome within {s['steps']} steps (majority of {s['seeds']} seeds)")
     im2 = axes[1].imshow(np.log10(its), origin="lower", extent=ext, aspect="auto", cmap="viridis")
     fig.colorbar(im2, ax=axes[1], label="log10 iterations to threshold")
     axes[1].set_title("speed of the converged cells (median)")
+    # every run inside its cell: seeds side by side, marker by outcome
+    rp = C.RunPlot()
+    kinds = C.row_kinds(rows)
+    dx = (lx[1] - lx[0]) if len(lx) > 1 else 1.0
+    ns = max(1, s["seeds"])
+    xs = [math.log10(r["eta_tilde"]) + ((r["seed"] + 0.5) / ns - 0.5) * 0.7 * dx for r in rows]
+    ys = [math.log10(r["mu"]) for r in rows]
+    for ax, panel in ((axes[0], "outcome"), (axes[1], "speed")):
+        rp.draw(ax, panel, xs, ys, kinds, range(len(rows)), color="k", s=14 if ns > 1 else 22)
+        ax.set_xlim(ext[0], ext[1])
+        ax.set_ylim(ext[2], ext[3])
     for ax in axes:
         ax.set(xlabel="log10 η̃", ylabel="log10 μ")
         ax.axhline(math.log10(s["mu_ref_median"]), color="k", ls="--", lw=1)
+    h = rp.legend_handles(rp.kinds_drawn())
+    fig.legend(handles=h, loc="lower center", ncol=len(h), fontsize=8, title="each run (seeds side by side in a cell)",
+               title_fontsize=8)
     axes[0].text(ext[0] + 0.1, math.log10(s["mu_ref_median"]) + 0.1, "μ_ref (curvature at z*, r = r_est)", fontsize=8)
     fig.suptitle(f"{TITLE}: {s['truth']} truth, N={s['N']}, M={s['M']}, L={s['L']}, r₀={s['r0']:g}", fontsize=10)
-    fig.tight_layout()
-    return fig
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return fig, rp
 
 
 def _caption(rows, s):
@@ -125,15 +140,19 @@ def _caption(rows, s):
         f"[{min(s['mus']):g}, {max(s['mus']):g}], {s['seeds']} seed(s), at most {s['steps']} steps. A run "
         f"*converges* when the loss reaches {s['tol_rel']:g}·½‖y‖², *diverges* when the loss becomes non-finite or "
         "grows by the divergence factor of numerics.gd, and otherwise *stalls*. Left: the majority outcome per "
-        "cell; right: median iterations of the converged runs. Dashed: the reference step μ_ref = 1/(λ_max of "
+        "cell (a *failed* run, one the integrator gave up on, is its own state); right: median iterations of the "
+        "converged runs (blank: no run of the cell converged). Every run is also a marker inside its cell (seeds "
+        "side by side): filled = converged, open = stalled (threshold not reached within the budget), "
+        "× = diverged, + = failed. Dashed: the reference step μ_ref = 1/(λ_max of "
         "the loss Hessian at the ℓ1 minimiser) / r_est², with r_est² = Σ x_i^{2/L} of that minimiser.",
         "",
         f"Measured: {counts['converged']}/{n} runs converged, {counts['diverged']}/{n} diverged, "
-        f"{counts['stalls']}/{n} stalled.",
+        f"{counts['stalls']}/{n} stalled, {counts['failed']}/{n} failed.",
+        C.run_count_sentence(rows),
     ]
     for i, et in enumerate(s["eta_tildes"]):
         col = state[:, i]
-        conv = [s["mus"][j] for j in range(len(s["mus"])) if col[j] == 2]
+        conv = [s["mus"][j] for j in range(len(s["mus"])) if col[j] == STATES.index("converged")]
         div = [s["mus"][j] for j in range(len(s["mus"])) if col[j] == 0]
         lines.append(f"- η̃ = {et:.3g}: converges for μ in "
                      f"{'[' + C.fmt(min(conv)) + ', ' + C.fmt(max(conv)) + ']' if conv else 'none'}; "

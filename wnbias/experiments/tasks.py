@@ -3,14 +3,57 @@
 Each task draws its problem from ``(truth, N, M, seed, k, model)`` with
 :func:`numerics.problem.generate`, so a record is reproducible from its parameters alone.
 Results hold only floats, ints, strings and ``None`` (never numpy types).
+
+Numbers: a float parameter is the double it is; a string (``"0.1"``, ``"1e-3"``, ``"1/3"``) is
+the exact number it writes.  The float64 tasks round each parameter once, to the nearest double,
+where it is used; ``limit_run`` with ``dps`` hands the exact values to ``FlowConfig``.  Every
+result says which numbers it was computed for: ``exact`` (each parameter as an exact decimal
+string, or ``p/q``) and ``precision`` (``"float64"`` or ``"dps=N"``).
 """
 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Optional
 
 from wnbias.experiments import _common as C
+
+
+def exact_number(v) -> Fraction:
+    """The exact value of a parameter, read as :class:`numerics.config.FlowConfig` reads it
+    (:func:`numerics.config.exact_value`): a float is its double, an int itself, a string a
+    decimal (``"0.1"``, ``"2.5e-3"``), a ratio ``"p/q"`` or ``float.hex`` text (``"0x1.8p1"``).
+    ``ValueError`` for anything else (including ``"nan"``, ``"inf"`` and decimal exponents beyond
+    ``numerics.config.MAX_DECIMAL_EXPONENT``)."""
+    from numerics.config import exact_value
+
+    if isinstance(v, str) and not v.strip():
+        raise ValueError("an empty string is not a number; give a decimal such as \"0.1\" or a fraction such as \"1/3\"")
+    return exact_value(v, "the value")
+
+
+def exact_string(v) -> str:
+    """The exact decimal string of a parameter (``"0.1"`` for the string ``"0.1"``, the full
+    expansion ``"0.1000000000000000055511151231257827021181583404541015625"`` for the float 0.1),
+    or ``"p/q"`` when the value has no finite decimal expansion (:func:`numerics.config.exact_string`)."""
+    from numerics.config import exact_string as _exact_string
+
+    return _exact_string(exact_number(v))
+
+
+def _f(v) -> float:
+    """A parameter rounded once to the nearest double (a float is returned unchanged)."""
+    if isinstance(v, float):
+        return v
+    try:
+        return float(exact_number(v))
+    except OverflowError:
+        raise ValueError(f"{v!r} is beyond the range of a double (float64)") from None
+
+
+def _exact(**values) -> dict:
+    return {k: exact_string(v) for k, v in values.items() if v is not None}
 
 
 def _problem(truth, N, M, seed, k, model):
@@ -37,12 +80,14 @@ def gd_run(
     """Plain GD from ``w₀ = α·1``; ``mu`` defaults to :func:`_common.gd_step`."""
     from numerics.gd import gd
 
+    exact = _exact(alpha=alpha, mu=mu, step_c=step_c, tol_rel=tol_rel)
+    alpha, step_c, tol_rel = _f(alpha), _f(step_c), _f(tol_rel)
     p = _problem(truth, N, M, seed, k, model)
     ref = C.l1_reference(p) if (reference or mu is None) else None
-    mu = C.gd_step(p, int(L), alpha, ref[1], step_c) if mu is None else float(mu)
+    mu = C.gd_step(p, int(L), alpha, ref[1], step_c) if mu is None else _f(mu)
     y = p.y
     res = gd(p.A_eff, y, L=int(L), w0=alpha * _ones(p.n), mu=mu, steps=int(steps), loss_tol=tol_rel * 0.5 * float(y @ y))
-    return _summary(p, res, ref if reference else None, extra={"mu": mu})
+    return _summary(p, res, ref if reference else None, extra={"mu": mu}, exact=exact)
 
 
 def wn_gd_run(
@@ -55,17 +100,21 @@ def wn_gd_run(
     ``reference``, the ℓ1 gap and the §5 bound evaluated at that ``ρ``."""
     from numerics.gd import wn_gd
 
+    exact = _exact(r0=r0, eta_tilde=eta_tilde, eta_u=eta_u, mu=mu, step_c=step_c, tol_rel=tol_rel)
+    exact["eta_r"] = exact_string(exact_number(eta_tilde) * exact_number(eta_u))
+    eta_r = float(exact_number(eta_tilde) * exact_number(eta_u))  # η_r = η̃ η_u, rounded once
+    r0, eta_tilde, eta_u, step_c, tol_rel = _f(r0), _f(eta_tilde), _f(eta_u), _f(step_c), _f(tol_rel)
     p = _problem(truth, N, M, seed, k, model)
     ref = C.l1_reference(p) if (reference or mu is None) else None
-    mu = C.wn_step(p, int(L), r0, eta_tilde, ref[1], step_c) / eta_u if mu is None else float(mu)
+    mu = C.wn_step(p, int(L), r0, eta_tilde, ref[1], step_c) / eta_u if mu is None else _f(mu)
     y = p.y
-    res = wn_gd(p.A_eff, y, L=int(L), r0=float(r0), eta_r=float(eta_tilde * eta_u), eta_u=float(eta_u), mu=mu,
+    res = wn_gd(p.A_eff, y, L=int(L), r0=r0, eta_r=eta_r, eta_u=eta_u, mu=mu,
                 steps=int(steps), renormalize=bool(renormalize), loss_tol=tol_rel * 0.5 * float(y @ y))
     r = float(res.r[0])
     lr = float(C.log_rho(r, r0, eta_tilde))
     la = float(C.log_alpha_eff(r0, p.n, lr))
     extra = {"mu": mu, "r_final": r, "log_rho": lr, "log_alpha_eff": la, "magnified": bool(math.isfinite(r) and r > r0)}
-    out = _summary(p, res, ref if reference else None, extra=extra)
+    out = _summary(p, res, ref if reference else None, extra=extra, exact=exact)
     if reference and out.get("l1_opt") is not None:
         S = float(res.x[0].sum())
         b = C.gap_bound(int(L), out["l1_opt"], S, p.n, la)
@@ -76,9 +125,11 @@ def wn_gd_run(
 
 def limit_run(
     truth: str = "sparse", N: int = 200, M: int = 40, seed: int = 0, k: Optional[int] = None, model: str = "signed",
-    L: int = 2, r0: float = 1.0, eta_tilde: float = 0.1, reference: bool = True,
+    L: int = 2, r0: float = 1.0, eta_tilde: float = 0.1, reference: bool = True, dps: Optional[int] = None,
 ) -> dict:
-    """The WN-GF limit from the scalar equation of MATH.md §4 (float64 ``limit_solve``).
+    """The WN-GF limit from the scalar equation of docs/math.md §4 (``limit_solve``: float64, or
+    ``dps`` digits from the exact parameters, so ``eta_tilde = "0.1"`` at ``dps = 40`` is the
+    limit for one tenth; ``r_inf_digits`` then holds ``r_∞`` to ``dps`` significant digits).
 
     A solver failure is a result (``status``, ``message``, the numbers ``None``), not an error;
     ``log_rho`` is computed from ``r_inf`` (``ρ`` itself overflows float64 for small ``η̃``)."""
@@ -86,17 +137,27 @@ def limit_run(
 
     import numpy as np
 
-    from numerics.config import FlowConfig
     from numerics.limit import limit_solve
 
+    if dps is not None and (isinstance(dps, bool) or not isinstance(dps, int) or dps < 1):
+        raise ValueError(f"dps must be a positive integer (digits), got {dps!r}")
+    config = _flow_config(int(L), r0, eta_tilde)
+    exact = _config_exact(config, r0=r0, eta_tilde=eta_tilde)
+    r0, eta_tilde = _f(r0), _f(eta_tilde)
     p = _problem(truth, N, M, seed, k, model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        res = limit_solve(p, FlowConfig(L=int(L), r0=float(r0), eta_r=float(eta_tilde), eta_u=1.0))
+        res = limit_solve(p, config, dps=dps)
     status = getattr(res.status, "value", str(res.status))
     out = {"status": status, "message": (res.message or "").splitlines()[0][:300] if res.message else "",
-           "r_inf": None, "log_rho": None, "log_alpha_eff": None, "magnified": None, "l1": None, "rel_error": None}
+           "r_inf": None, "log_rho": None, "log_alpha_eff": None, "magnified": None, "l1": None, "rel_error": None,
+           "precision": "float64" if dps is None else f"dps={dps}", "exact": exact}
     if res.r_inf is not None and res.x_inf_user is not None:
+        if dps is not None:
+            import mpmath
+
+            with mpmath.workdps(dps + 10):  # never re-round r_∞ to the ambient 15 digits
+                out["r_inf_digits"] = mpmath.nstr(mpmath.mpf(res.r_inf), dps, min_fixed=-math.inf, max_fixed=math.inf)
         r_inf = float(res.r_inf)
         lr = float(C.log_rho(r_inf, r0, eta_tilde))
         x = np.asarray(res.x_inf_user, dtype=float)
@@ -111,13 +172,32 @@ def limit_run(
     return _floats(out)
 
 
+def _flow_config(L: int, r0, eta_tilde):
+    """``FlowConfig(L, r0, eta_r = η̃, eta_u = 1)`` with the parameters as given (strings stay
+    exact).  A ``FlowConfig`` without exact parameters (no ``exact_strings``) gets the doubles."""
+    from numerics.config import FlowConfig
+
+    if hasattr(FlowConfig, "exact_strings"):
+        return FlowConfig(L=L, r0=r0, eta_r=eta_tilde, eta_u=1)
+    return FlowConfig(L=L, r0=_f(r0), eta_r=_f(eta_tilde), eta_u=1.0)  # pragma: no cover - older numerics
+
+
+def _config_exact(config, **given) -> dict:
+    """The exact parameters of ``config`` (``FlowConfig.exact_strings``), else those of ``given``."""
+    strings = getattr(config, "exact_strings", None)
+    if strings is not None:
+        d = strings()
+        return {k: v for k, v in d.items() if isinstance(v, str)}
+    return _exact(**given)  # pragma: no cover - older numerics
+
+
 def _ones(n):
     import numpy as np
 
     return np.ones((1, n))
 
 
-def _summary(p, res, ref, extra) -> dict:
+def _summary(p, res, ref, extra, exact=None) -> dict:
     hit = int(res.hit_tol_at[0])
     out = {
         "status": C.status_names(res.status)[0],
@@ -132,7 +212,10 @@ def _summary(p, res, ref, extra) -> dict:
         l1_opt = ref[0]
         out["l1_opt"] = l1_opt
         out["rel_l1_gap"] = float(C.l1_gap(p, res.x, l1_opt)[0])
-    return _floats(out)
+    out = _floats(out)
+    out["precision"] = "float64"
+    out["exact"] = exact or {}
+    return out
 
 
 REGISTRY = {"gd_run": gd_run, "wn_gd_run": wn_gd_run, "limit_run": limit_run}
