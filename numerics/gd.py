@@ -305,6 +305,17 @@ def _L_mode(Lv):
     return 0, Lv[:, None].copy()
 
 
+def _pow_into(v, L, mode, out):
+    """``out = v^L`` in place: two multiplies for ``L = 2, 3`` (``mode``), ``np.power`` otherwise."""
+    if mode == 2:
+        np.multiply(v, v, out=out)
+    elif mode == 3:
+        np.multiply(v, v, out=out)
+        out *= v
+    else:
+        np.power(v, L, out=out)
+
+
 def _gd_loop(ops, y, Lv, mu, w, book, bt):
     """Plain GD in place on ``w`` (docs/math.md §2.4): ``w ← w ⊙ (1 − μL w^{L−2} ⊙ Aᵀ(A w^L − y))``,
     which is ``w − μ L w^{L−1} ⊙ ∇`` written so that the update is two passes over ``w``.
@@ -319,13 +330,7 @@ def _gd_loop(ops, y, Lv, mu, w, book, bt):
     scale = -mu * L  # per run
     k = 0
     while True:
-        if mode == 2:
-            np.multiply(w, w, out=z)
-        elif mode == 3:
-            np.multiply(w, w, out=z)
-            z *= w
-        else:
-            np.power(w, L, out=z)
+        _pow_into(w, L, mode, z)
         ops.fwd(z, res)
         res -= y
         loss = 0.5 * bt.dot(res, res)
@@ -371,13 +376,7 @@ def _wn_loop(ops, y, Lv, mu, er, eu, rates, renormalize, r, u, book, bt):
     while True:
         m = sqrt(m2)
         a = r / m
-        if mode == 2:
-            np.multiply(u, u, out=z)
-        elif mode == 3:
-            np.multiply(u, u, out=z)
-            z *= u
-        else:
-            np.power(u, L, out=z)
+        _pow_into(u, L, mode, z)
         ops.fwd(z, Az)
         aL1 = a ** (L - 1)
         np.multiply(Az, aL1 * a, out=res)

@@ -113,21 +113,16 @@ def _float(args, name, *, positive=True):
 
 
 def _int(args, name, *, minimum=None, what="an integer"):
+    """``--name`` as an integer, read by :func:`wnbias.cli.int_at_least` (UsageError naming it)."""
+    import argparse
+
+    from wnbias.cli import int_at_least
+
     raw = getattr(args, name.replace("-", "_"))
-    s = str(raw).strip()
     try:
-        v = int(s)
-    except ValueError:
-        try:
-            f = float(s)
-        except ValueError:
-            raise UsageError(f"--{name} must be {what}, got {raw!r}") from None
-        if not math.isfinite(f) or f != int(f):
-            raise UsageError(f"--{name} must be {what}, got {raw!r}") from None
-        v = int(f)
-    if minimum is not None and v < minimum:
-        raise UsageError(f"--{name} must be {what} >= {minimum}, got {raw!r}")
-    return v
+        return int_at_least(-math.inf if minimum is None else minimum, what)(raw)
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f"--{name} {exc}") from None
 
 
 def _memory_bytes() -> int:
