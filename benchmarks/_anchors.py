@@ -20,7 +20,7 @@ import time
 import mpmath
 import numpy as np
 
-from numerics.precision import workdps
+from numerics._precision import workdps
 
 
 def have_heyoka() -> bool:
@@ -71,9 +71,9 @@ def loss64(A, y, L, s):
     return 0.5 * float(res @ res)
 
 
-def dop853_wngf(problem, config, *, t_max, loss_tol, rtol=1e-10, atol=1e-14, wall_max=None):
+def dop853_wngf(problem, config, *, t_max, loss_tol, rtol=1e-10, atol=1e-14, time_limit=None):
     """scipy DOP853 (stepped by hand) until a step ends with ``loss ≤ loss_tol``, ``t_max``, or
-    ``wall_max`` seconds.
+    ``time_limit`` seconds.
 
     Returns a dict: ``t_final``, ``loss``, ``state``, ``nfev``, ``nsteps``, ``reached``, ``wall``.
     """
@@ -97,16 +97,16 @@ def dop853_wngf(problem, config, *, t_max, loss_tol, rtol=1e-10, atol=1e-14, wal
         if lo <= loss_tol:
             reached = True
             break
-        if wall_max is not None and time.perf_counter() - t0 > wall_max:
+        if time_limit is not None and time.perf_counter() - t0 > time_limit:
             break
     return {"t_final": float(solver.t), "loss": lo, "state": solver.y.copy(), "nfev": int(solver.nfev),
             "nsteps": nsteps, "reached": reached, "wall": time.perf_counter() - t0,
             "status": solver.status}
 
 
-def heyoka64_until_loss(ta, s0, problem, config, *, t_max, loss_tol, wall_max=None):
+def heyoka64_until_loss(ta, s0, problem, config, *, t_max, loss_tol, time_limit=None):
     """Run a built float64 heyoka integrator from ``s0`` until a step ends with ``loss ≤ loss_tol``
-    (a step callback), ``t_max`` or ``wall_max`` seconds.  Same dict as :func:`dop853_wngf`."""
+    (a step callback), ``t_max`` or ``time_limit`` seconds.  Same dict as :func:`dop853_wngf`."""
     A = np.ascontiguousarray(problem.A_eff)
     y = np.asarray(problem.y)
     L = config.L
@@ -119,7 +119,7 @@ def heyoka64_until_loss(ta, s0, problem, config, *, t_max, loss_tol, wall_max=No
         if lo <= loss_tol:
             state["reached"] = True
             return False
-        return wall_max is None or time.perf_counter() - t0 <= wall_max
+        return time_limit is None or time.perf_counter() - t0 <= time_limit
 
     ta.time = 0.0
     ta.state[:] = s0
@@ -157,14 +157,8 @@ def wngf_rhs_mp(A, y, L, eta_r, eta_u):
 
 
 def mp_initial_state(problem, config):
-    n = problem.n
-    if config.u0 is None:
-        u0 = [1 / mpmath.sqrt(n)] * n
-    else:
-        raw = [mpmath.mpf(v) for v in config.u0]
-        nrm = mpmath.sqrt(mpmath.fsum(v * v for v in raw))
-        u0 = [v / nrm for v in raw]
-    return mpmath.mpf(config.r0), u0
+    """``(r0, ū0)`` at the current precision from the exact parameters (``config.mp``)."""
+    return config.mp("r0"), list(config.ubar0_mp(problem.n))
 
 
 def odefun_wngf(problem, config, *, dps, t_max):
@@ -177,7 +171,7 @@ def odefun_wngf(problem, config, *, dps, t_max):
     """
     A = problem.A_eff
     with workdps(dps, guard=0):
-        f = wngf_rhs_mp(A, problem.y, config.L, config.eta_r, config.eta_u)
+        f = wngf_rhs_mp(A, problem.y, config.L, config.mp("eta_r"), config.mp("eta_u"))
         calls = [0]
 
         def F(t, s):
@@ -259,34 +253,16 @@ def heyoka_state_mp(ta, config):
 
 # ------------------------------------------------------------------ checks on a final state
 def invariant_residual_mp(problem, config, r, u, dps):
-    """``‖P_ker(A) h_η‖ / ‖h_η‖`` at ``dps`` digits for a WN-GF state ``(r, u)`` (mpf inputs).
+    """``‖P_ker(A) h_η‖ / ‖h_η‖`` at ``dps`` digits for a WN-GF state ``(r, u)`` of an anchor
+    integrator (mpf inputs), with the toolkit's one home of the formulas (``numerics._formulas``;
+    docs/math.md §3.3) and the exact parameters (``config.mp``)."""
+    from numerics import _formulas as F
+    from numerics._arith import mp_array
 
-    ``h_η = log_L(ū e^s) − log_L(ū₀)``, ``s = (r² − r₀²)/(2η̃)`` (docs/math.md §3.3); the projection
-    is ``h − Aᵀ(AAᵀ)⁻¹A h``.  Written here independently of ``numerics``.
-    """
-    A = problem.A_eff
-    M, n = A.shape
-    L = config.L
     with workdps(dps):
-        r = mpmath.mpf(r)
-        u = [mpmath.mpf(v) for v in u]
-        nu = mpmath.sqrt(mpmath.fsum(v * v for v in u))
-        ub = [v / nu for v in u]
-        _, ub0 = mp_initial_state(problem, config)
-        s = (r * r - mpmath.mpf(config.r0) ** 2) / (2 * mpmath.mpf(config.eta_r) / mpmath.mpf(config.eta_u))
-
-        def logL(v):
-            return mpmath.log(v) if L == 2 else (v ** (2 - L) - 1) / (2 - L)
-
-        es = mpmath.exp(s)
-        h = [logL(ub[i] * es) - logL(ub0[i]) for i in range(n)]
-        Am = mpmath.matrix([[mpmath.mpf(float(v)) for v in row] for row in A])
-        hv = mpmath.matrix(h)
-        G = Am * Am.T
-        lam = mpmath.lu_solve(G, Am * hv)
-        p = hv - Am.T * lam
-        num = mpmath.sqrt(mpmath.fsum(v * v for v in p))
-        den = mpmath.sqrt(mpmath.fsum(v * v for v in h))
+        s = F.s_of_r(mpmath.mpf(r), config.mp("r0"), config.mp("eta_tilde"))
+        h = F.invariant_h(F.log_direction(mp_array(u)), config.log_ubar0_mp(problem.n), s, config.L)
+        num, den = F.kernel_residual(problem.A_eff, h, dps=dps)
         return float(num / den) if den else float("nan")
 
 

@@ -21,13 +21,13 @@ class Unavailable(Exception):
 
 
 def toolkit(module: str, name: str):
-    """Import ``numerics.<module>.<name>`` or raise :class:`Unavailable` naming what is missing."""
+    """Import ``numerics._<module>.<name>`` or raise :class:`Unavailable` naming what is missing."""
     import importlib
 
     try:
-        mod = importlib.import_module(f"numerics.{module}")
+        mod = importlib.import_module(f"numerics._{module}")
     except ImportError as exc:
-        raise Unavailable(f"`numerics.{module}` is not available ({exc})") from None
+        raise Unavailable(f"`numerics._{module}` is not available ({exc})") from None
     fn = getattr(mod, name, None)
     if fn is None:
         raise Unavailable(f"`numerics.{module}.{name}` is not available")
@@ -183,22 +183,18 @@ def log(msg: str) -> None:
 
 # ---------------------------------------------------------------------------- machine line
 def machine_info() -> dict:
-    import mpmath
-    import numpy as np
-    import scipy
+    """The machine line: :func:`wnbias.io.versions` (the toolkit's one set of version keys) and,
+    on top of it, what a benchmark also needs (date, platform, cores, load, heyoka, BLAS, commit)."""
+    from wnbias.io import versions
 
     info = {
         "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "python": platform.python_version(),
+        **versions(),
         "platform": platform.platform(),
         "processor": _cpu_model(),
         "logical_cores": os.cpu_count(),
         "affinity_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "loadavg_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "mpmath": mpmath.__version__,
-        "mpmath_backend": mpmath.libmp.BACKEND,
     }
     try:
         import heyoka
@@ -248,7 +244,7 @@ def machine_line(info: dict) -> str:
     la = info.get("loadavg_start")
     la_s = "/".join(f"{v:.2f}" for v in la) if la else "n/a"
     return (f"{info['processor']}, {info['logical_cores']} logical cores ({info['affinity_cores']} usable); "
-            f"BLAS: {blas_s}; mpmath {info['mpmath']} backend `{info['mpmath_backend']}`; "
+            f"BLAS: {blas_s}; mpmath {info['mpmath']} backend `{info['backend']}`; "
             f"numpy {info['numpy']}, scipy {info['scipy']}, heyoka {info['heyoka']}, Python {info['python']}; "
             f"load average at start {la_s}" +
             (f"; BLAS limited to {info['blas_threads_limit']} thread(s) for this run"

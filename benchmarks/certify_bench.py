@@ -1,30 +1,31 @@
-"""Certified limits (``numerics.certify``, docs/math.md §4–§5): time and enclosure widths.
+"""Certified limits (``numerics._certify``, docs/math.md §4–§5): time and enclosure widths.
 
 A plain script (not a timed unit test): ``python -m benchmarks.certify_bench [--quick]``.
 
 Cases (``generate('sparse_positive', N, M, seed=0)``, positive model, ``r₀ = 1``, ``η_u = 1``):
 
-* ``N = 100, M = 40, L = 2, η̃ = 0.1``: the limit at ``dps = 40`` (``numerics.limit.limit_solve``),
-  then :func:`numerics.certify.certify_limit`; target ≥ 30 correct digits in ``r_∞`` at ≥ 133 bits
+* ``N = 100, M = 40, L = 2, η̃ = 0.1``: the limit at ``dps = 40`` (``numerics._limit.limit_solve``),
+  then :func:`numerics._certify.certify_limit`; target ≥ 30 correct digits in ``r_∞`` at ≥ 133 bits
   in under 30 s (the certification; the limit solve is timed separately);
 * ``N = 20, M = 8, L = 3, η̃ = 1`` at ``dps = 30``: certified.
 
-For each: the ℓ1 certificate (:func:`numerics.certify.certify_l1`) and the C6 comparison.
+For each: the ℓ1 certificate (:func:`numerics._certify.certify_l1`) and the C6 comparison.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
+from wnbias.io import write_json
+
 
 def _case(label, N, M, L, eta_r, dps):
-    from numerics import certify as C
-    from numerics.config import FlowConfig
-    from numerics.limit import limit_solve
-    from numerics.problem import generate
+    from numerics import _certify as C
+    from numerics._config import FlowConfig
+    from numerics._limit import limit_solve
+    from numerics._problem import generate
 
     problem = generate("sparse_positive", N, M, 0)
     config = FlowConfig(L=L, r0="1", eta_r=eta_r, eta_u="1")
@@ -78,8 +79,7 @@ def main(argv=None) -> int:
         print(f"target (100×40: ≥ 30 digits at ≥ 133 bits in < 30 s): {'met' if target else 'NOT met'}")
         ok = ok and target
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(results, fh, indent=1, ensure_ascii=False)
+        write_json(args.json, results, indent=1)  # wnbias.io: strict JSON (NaN → null), atomic
     return 0 if ok else 1
 
 

@@ -11,13 +11,13 @@ as "not available"; an item that crashes is reported as failed with its error �
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import shlex
 import sys
 import time
 import traceback
 from pathlib import Path
+
+from wnbias.io import write_json
 
 from benchmarks._common import NOT_AVAILABLE, ItemResult, Table, log, machine_info, machine_line
 
@@ -31,8 +31,8 @@ MODULES = {
     "limit": "benchmarks.limit_targets",
 }
 TITLES = {
-    "high_precision": "1. High precision: `integrate_mp` vs `mpmath.odefun` and heyoka `real`",
-    "float64_flow": "2. float64 flow: `flow64.integrate` vs scipy DOP853 and heyoka float64",
+    "high_precision": "1. High precision: `numerics.integrate(dps=…)` (Taylor) vs `mpmath.odefun` and heyoka `real`",
+    "float64_flow": "2. float64 flow: `numerics.integrate` (float64) vs scipy DOP853 and heyoka float64",
     "gd": "3. WN-GD: per-iteration cost vs the BLAS floor; batched vs sequential",
     "l1_solver": "4. As an ℓ1 solver: WN-GD / limit solver vs HiGHS",
     "scaling": "5. Scaling with N",
@@ -52,11 +52,11 @@ def parse_args(argv=None):
     ap.add_argument("--plot", default=None, help="scaling plot (default: benchmarks/scaling.png, or "
                     "benchmarks/_results/scaling-quick.png with --quick)")
     ap.add_argument("--blas-threads", type=int, default=None,
-                    help="limit BLAS threads (threadpoolctl); default: 1 with --quick (a smoke run on a "
-                    "possibly busy machine, where a multi-threaded BLAS stalls), the library's default otherwise")
+                    help="limit BLAS threads (threadpoolctl); default 1: the targets are single-thread figures, and "
+                    "on a shared machine a multi-threaded BLAS stalls; 0 keeps the library's default")
     args = ap.parse_args(argv)
-    if args.blas_threads is not None and args.blas_threads < 1:
-        ap.error("--blas-threads must be a positive integer")
+    if args.blas_threads is not None and args.blas_threads < 0:
+        ap.error("--blas-threads must be a non-negative integer (0: the library's default)")
     if args.only:
         items = [s.strip() for s in args.only.split(",") if s.strip()]
         bad = [s for s in items if s not in ITEMS]
@@ -146,7 +146,7 @@ def main(argv=None) -> int:
     plot_path = Path(args.plot) if args.plot else (RESULTS / "scaling-quick.png" if args.quick else ROOT / "scaling.png")
     for p in (out, js, plot_path):
         p.parent.mkdir(parents=True, exist_ok=True)
-    blas_threads = args.blas_threads if args.blas_threads is not None else (1 if args.quick else None)
+    blas_threads = 1 if args.blas_threads is None else (args.blas_threads or None)
     with _blas_limit(blas_threads):
         return _main(args, argv, out, js, plot_path, blas_threads)
 
@@ -194,22 +194,7 @@ def _write(out, js, results, info, argv, total, args, partial):
     out.write_text(md, encoding="utf-8")
     payload = {"machine": info, "argv": argv, "quick": args.quick, "total_seconds": total, "partial": partial,
                "items": [r.as_dict() for r in results]}
-    js.write_text(json.dumps(payload, indent=1, default=_json_default), encoding="utf-8")
-
-
-def _json_default(o):
-    try:
-        import numpy as np
-
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-    except ImportError:
-        pass
-    if isinstance(o, float) and not math.isfinite(o):
-        return str(o)
-    return str(o)
+    write_json(js, payload, indent=1)  # wnbias.io: strict JSON (NaN → null), written atomically
 
 
 if __name__ == "__main__":

@@ -188,7 +188,7 @@ show("potential_F_limit")
 
 # %% [markdown]
 # Since `‖ū_∞‖ = 1` and `x_∞ = (r_∞ ū_∞)^{⊙L}`, the limit radius solves the scalar equation
-# `φ(r) = Σ_i x_i(r)^{2/L} − r² = 0` — the basis of the limit solver (`numerics.limit`).
+# `φ(r) = Σ_i x_i(r)^{2/L} − r² = 0` — the basis of the limit solver (`numerics.limit_solve`).
 
 # %%
 show("limit_equation")
@@ -239,28 +239,27 @@ display(Markdown("\n".join(rows)))
 # %% [markdown]
 # ## From symbols to numbers
 #
-# `theory/export.py` prints the derived expressions into `numerics/_derived.py` (plain Python,
-# no sympy at run time); a test fails when the checked-in file is stale. For instance the rate
-# of the invariant, `ḣ_η / g`, as the numerics evaluate it, against the sympy expression at a
-# sample point:
+# `theory/export.py` prints the derived expressions as plain Python (no sympy at run time), the
+# generated formulas `numerics.derived`; a test fails when the checked-in file is stale. For
+# instance the rate of the invariant, `ḣ_η / g`, as the numerics evaluate it, against the sympy
+# expression at a sample point:
 
 # %%
 import mpmath
 
-import numerics._derived as derived
-from numerics.precision import tol, workdps
-from theory._core import L as L_sym, eta_u as eta_u_sym
-from theory.flows import r as r_sym
-from theory.invariant import s as s_sym
+import numerics
 
-point = {r_sym: sp.Rational(13, 10), s_sym: sp.Rational(2, 5), eta_u_sym: sp.Rational(3, 2)}
+rate = derivs["invariant_h_eta"].expr("ḣ/g")
+sym = {str(v): v for v in rate.free_symbols}            # L, r, s, eta_u, as the derivation names them
+point = {sym["r"]: sp.Rational(13, 10), sym["s"]: sp.Rational(2, 5), sym["eta_u"]: sp.Rational(3, 2)}
 for L_value in (2, 3, 4):
-    symbolic = sp.N(derivs["invariant_h_eta"].expr("ḣ/g").subs(L_sym, L_value).subs(point), 30)
-    with workdps(30):
-        numeric = derived.h_eta_rate(mpmath.mpf(13) / 10, mpmath.mpf(2) / 5, L_value, mpmath.mpf(3) / 2, mpmath)
+    symbolic = sp.N(rate.subs(sym["L"], L_value).subs(point), 30)
+    with numerics.workdps(30):
+        numeric = numerics.derived.h_eta_rate(mpmath.mpf(13) / 10, mpmath.mpf(2) / 5, L_value, mpmath.mpf(3) / 2,
+                                              mpmath)
         difference = abs(numeric - mpmath.mpf(str(symbolic)))
-        print(f"L = {L_value}: sympy {symbolic}   numerics._derived {mpmath.nstr(numeric, 30)}"
+        print(f"L = {L_value}: sympy {symbolic}   numerics.derived {mpmath.nstr(numeric, 30)}"
               f"   |difference| = {mpmath.nstr(difference, 3)}")
-    assert difference < tol(30)
+    assert difference < numerics.tol(30)
 
 print(f"notebook ran in {time.perf_counter() - t0:.1f} s")

@@ -16,17 +16,18 @@
 # Notebook 1 derived the theory symbolically. Here we take **one small problem** through the
 # numerical side of wnbias and check each claim of `docs/math.md` on it, with figures:
 #
-# 1. solve it: the float64 flow (`numerics.flow64.integrate`) and, independently, the limit
-#    from the scalar equation of §4 (`numerics.limit.limit_solve`), then what the limit means
-#    (`numerics.quantities.analyze`);
-# 2. the invariants at **50 digits** (`numerics.taylor.integrate_mp`): `‖u‖ = 1` and
+# 1. solve it: the float64 flow (`numerics.integrate`) and, independently, the limit from the
+#    scalar equation of §4 (`numerics.limit_solve`), then what the limit means
+#    (`numerics.analyze_flow`);
+# 2. the invariants at **50 digits** (`numerics.integrate(..., dps=50)`): `‖u‖ = 1` and
 #    `h_η ∈ range(Aᵀ)` hold to the working precision, while a deliberately wrong invariant
 #    does not;
 # 3. the loss along the flow; the flow's end point against the Bregman projection;
 #    the ℓ1 gap against the §5 bound;
 # 4. the claim registry that `wnbias verify` runs, on its quick settings.
 #
-# Every tolerance is `numerics.precision.tol(dps, k)` for the precision actually used.
+# Every tolerance is `numerics.tol(dps, k)` for the precision actually used. Only public names
+# are used: `numerics.<name>`, `wnbias.get` and the claims' built-in problems.
 
 # %%
 # %matplotlib inline
@@ -36,13 +37,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from numerics.config import FlowConfig
-from numerics.flow64 import integrate
-from numerics.limit import limit_solve
-from numerics.lp import l1_min
-from numerics.precision import K_ACCUMULATED, K_SOLVE, tol
-from numerics.quantities import analyze
-from numerics.taylor import integrate_mp
+import numerics
+import wnbias
+from numerics import K_ACCUMULATED, K_SOLVE, FlowConfig, analyze, integrate, l1_min, limit_solve, tol
 from wnbias.claims import problems as P
 
 t_start = time.perf_counter()
@@ -87,7 +84,7 @@ assert str(lim.status) == str(lim30.status) == "converged"
 
 # %%
 ref = l1_min(problem)
-rep = analyze(problem, config, flow.r_final, flow.u_final, l1=ref)
+rep = numerics.analyze_flow(problem, flow, l1=ref)   # the flow's faithful final state (log u included)
 display(Markdown("\n".join([
     "| quantity | value |", "|---|---|",
     f"| ρ (magnification) | {rep.rho:.6g} |",
@@ -111,29 +108,23 @@ display(Markdown("\n".join([
 # `tol(15, K_ACCUMULATED) = 1e-9`.
 
 # %%
-mp_run = integrate_mp(problem, config, dps=50, t_max=20.0)
+mp_run = integrate(problem, config, dps=50, t_max=20.0)
 print(mp_run.status, "—", mp_run.message)
 print(f"{mp_run.nsteps} Taylor steps, {mp_run.wall_time:.1f} s, loss(20) = {mp_run.loss_final:.3g}")
 
 # %% [markdown]
 # A check that cannot fail proves nothing, so alongside we evaluate a **wrong** invariant at
-# the same 50-digit states: `h_η` with the sign of `s(t)` flipped (`e^{−s}` instead of `e^{s}`),
-# using the claims' independent arithmetic (`wnbias.claims._common.wn_invariant`). It leaves
+# the same 50-digit state: `h_η` with the sign of `s(t)` flipped (`e^{−s}` instead of `e^{s}`).
+# Claim C3 does exactly this with the claims' independent arithmetic (recomputing `h_η` from the
+# final state, not trusting the integrator's residual); its discriminator row leaves
 # `range(Aᵀ)` as soon as `r` moves.
 
 # %%
-from numerics.precision import workdps
-from wnbias.claims._common import relative_kernel_residual, wn_invariant
-
-u0 = config.u0_for(problem.n)
-with workdps(50):
-    right = relative_kernel_residual(
-        problem.A_eff, wn_invariant(mp_run.r_final, mp_run.u_final, u0, config.r0, config.eta_tilde, config.L, 50), 50)[0]
-    wrong = relative_kernel_residual(
-        problem.A_eff, wn_invariant(mp_run.r_final, mp_run.u_final, u0, config.r0, config.eta_tilde, config.L, 50,
-                                    s_sign=-1), 50)[0]
-print(f"at T = 20, recomputed from the 50-digit state: h_η residual {right:.2e}; wrong-sign variant {wrong:.2e}")
-assert right <= tol(50, K_ACCUMULATED) < wrong
+c3 = wnbias.get("C3").run(problem, config, 50, t_max=20.0)
+right, wrong = c3[0].measured, c3[0].details["wrong_sign_s_residual"]
+print(f"at T = 20, recomputed from the 50-digit state (C3): h_η residual {right:.2e} [{c3[0].verdict}]; "
+      f"wrong-sign variant {wrong:.2e}")
+assert right <= tol(50, K_ACCUMULATED) < wrong and c3[0].verdict == wnbias.PASS
 
 # %%
 fig, ax = plt.subplots(1, 2, figsize=(12, 4.2))
@@ -181,7 +172,7 @@ fig, ax = plt.subplots(1, 2, figsize=(12, 4.2))
 t64 = np.asarray(flow.t)
 ax[0].loglog(t64[1:], np.asarray(flow.loss)[1:], ".-", label="loss, float64 flow")
 ax[0].loglog(t_mp[1:], np.asarray(mp_run.loss, float)[1:], "o", mfc="none", ms=5, label="loss, 50-digit run")
-ax[0].axhline(flow.extras["loss_tol"], color="k", ls="--", lw=1, label="loss_tol (convergence)")
+ax[0].axhline(flow.loss_tol, color="k", ls="--", lw=1, label="loss_tol (convergence)")
 ax[0].set_xlabel("t")
 ax[0].set_ylabel("loss")
 ax[0].set_title(f"C2, C8: loss against time ({flow.status})")
@@ -193,7 +184,8 @@ print(f"largest increase of ‖Ax − y‖ between checkpoints: {max(0.0, np.max
 x_flow = np.asarray(flow.x_final, float)
 x_lim = np.array([float(v) for v in lim30.x_inf])
 ax[1].loglog(x_lim, np.maximum(np.abs(x_flow - x_lim) / x_lim, 1e-17), "o", label=r"coordinates $i$")
-ax[1].axhline(flow.rtol, color="k", ls="--", lw=1, label=f"integrator rtol on each log u_i ({flow.rtol:g})")
+rtol64 = flow.diagnostics.rtol   # the float64 stepper's tolerance (numerics.Float64Diagnostics)
+ax[1].axhline(rtol64, color="k", ls="--", lw=1, label=f"integrator rtol on each log u_i ({rtol64:g})")
 ax[1].axhline(np.finfo(float).eps, color="gray", ls=":", lw=1, label="float64 epsilon")
 ax[1].set_ylim(1e-17, 1e-6)
 ax[1].set_xlabel(r"$x_{\infty,i}$: Bregman projection of $\beta$ (limit solver, 30 digits)")
@@ -224,13 +216,12 @@ assert rel <= tol(15, K_ACCUMULATED)
 # 50-digit run stopped at `t = 20` with the loss still around `1e-3`.
 
 # %%
-from numerics.bregman import bregman_projection
-import numerics._derived as D
+D = numerics.derived   # the formulas derived in theory/ (plain Python, lib = numpy or mpmath)
 
 x_T = np.array([float(v) for v in mp_run.x_final])
 rho_T = D.rho(float(mp_run.r_final), config.r0, config.eta_tilde, np)
 beta_T = D.beta(config.w0_for(problem.n), rho_T, config.L, np)
-proj = bregman_projection(problem.A_eff, problem.A_eff @ x_T, beta_T, config.L)
+proj = numerics.bregman_projection(problem.A_eff, problem.A_eff @ x_T, beta_T, config.L)
 mismatch = np.max(np.abs(proj.x - x_T)) / np.max(x_T)
 print(f"ρ(T) = {rho_T:.6g}; ‖x(T) − P_β(T)({{Az = Ax(T)}})‖∞/‖x‖∞ = {mismatch:.1e} "
       f"(tolerance tol(15, K_SOLVE) = {tol(15, K_SOLVE):.0e})")
@@ -281,16 +272,14 @@ assert all(p[3] <= p[4] + floor for p in points if p[5])
 #
 # ## 4. The claim registry: what `wnbias verify` runs
 #
-# Each claim is a `wnbias.claims.Claim` with its own built-in settings; here every numeric
+# Each claim is a `wnbias.Claim` with its own built-in settings; here every numeric
 # claim on its quick settings (the symbolic claim `S` is notebook 1). A row is `PASS` only
 # when the measured value is within the bound; `SKIP` (with a reason) when the machinery is
 # missing or an assumption of the claim fails on that setting.
 
 # %%
-from wnbias.claims import all_claims
-
 rows = []
-for claim in all_claims():
+for claim in wnbias.all_claims():
     if claim.id == "S":
         continue
     for case in claim.cases("quick"):

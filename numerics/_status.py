@@ -45,6 +45,20 @@ class NumericalError(RuntimeError):
         self.message = message
 
 
+class MachineryMissing(RuntimeError):
+    """A module a computation needs cannot be imported (or lacks a name): it cannot run.
+
+    Not a verdict and not a numerical outcome: callers let it propagate (the command line
+    exits 3 naming :attr:`module`).  Defined here, in :mod:`numerics`, so that the numerics
+    layer can raise it without importing the verification layer; ``wnbias.errors`` re-exports
+    this same class."""
+
+    def __init__(self, module: str, why: str = ""):
+        super().__init__(f"missing machinery: {module}" + (f" ({why})" if why else ""))
+        self.module = module
+        self.why = why
+
+
 def raise_unless_converged(status: Status, message: str) -> None:
     """Raise :class:`NumericalError` unless ``status`` is ``CONVERGED``."""
     if status is not Status.CONVERGED:

@@ -16,10 +16,10 @@ import pytest
 from benchmarks import _anchors as an
 from benchmarks import run as bench_run
 from benchmarks.scaling import fit_exponent
-from numerics import fields
-from numerics.config import FlowConfig
-from numerics.precision import DPS_FLOAT64, K_ROUNDOFF, tol, workdps
-from numerics.problem import generate
+from numerics import _fields as fields
+from numerics._config import FlowConfig
+from numerics._precision import DPS_FLOAT64, K_ROUNDOFF, tol, workdps
+from numerics._problem import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,7 +60,7 @@ def test_only_rejects_unknown_items():
 
 @pytest.mark.parametrize("L", [2, 3])
 def test_anchor_fields_match_the_toolkit_field(L):
-    """The anchors' float64 and mpmath fields agree with ``numerics.fields`` (written apart)."""
+    """The anchors' float64 and mpmath fields agree with ``numerics._fields`` (written apart)."""
     p = generate("sparse_positive", 12, 5, 3)
     rng = np.random.default_rng(L)
     r, u = 1.3, rng.uniform(0.2, 1.0, p.n)

@@ -1,4 +1,4 @@
-"""Bregman projection (numerics.bregman): KKT conditions, a generic convex solve, extreme β, infeasibility."""
+"""Bregman projection (numerics._bregman): KKT conditions, a generic convex solve, extreme β, infeasibility."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from hypothesis import example, given, strategies as st
 
 from numerics import Status
 from numerics._derived import grad_F as _grad_F_derived
-from numerics.bregman import bregman_projection
-from numerics.precision import DPS_FLOAT64, K_ROUNDOFF, K_SOLVE, tol, workdps
+from numerics._bregman import bregman_projection
+from numerics._precision import DPS_FLOAT64, K_ROUNDOFF, K_SOLVE, tol, workdps
 
 
 def grad_F(z, L, lib=np):
-    """∇F from the generated module (theory/export.py), not from numerics.bregman."""
+    """∇F from the generated module (theory/export.py), not from numerics._bregman."""
     return _grad_F_derived(z, L, lib)
 
 
@@ -208,7 +208,7 @@ def test_tiny_beta_on_a_badly_scaled_problem_converges():
     """An 8×20 problem with A scaled by 1e-5 needs β = e^{-1.4e6} in the limit solver's root search:
     path-following in log β stalled there after ~4000 Newton steps (and the limit solver repeated it
     for minutes); a secant predictor along the dual path reaches it in a few hundred."""
-    from numerics.problem import generate
+    from numerics._problem import generate
 
     p = generate("sparse_positive", 20, 8, 0)
     A = p.A * 1e-5
@@ -224,7 +224,7 @@ def test_tiny_beta_on_a_badly_scaled_problem_converges():
 def test_badly_scaled_infeasibility_check():
     """The HiGHS feasibility LP runs on a row/column-scaled copy: a feasible problem with tiny A is
     never called inconsistent."""
-    from numerics.bregman import _feasible_lp
+    from numerics._bregman import _feasible_lp
 
     A, y, _ = _problem(2, 12, 4)
     assert _feasible_lp(A * 1e-150, y * 1e-150) is True
@@ -236,8 +236,8 @@ def test_boundary_problem_is_not_called_inconsistent_at_dps():
     """y = c·a_j on the boundary of the cone A·R₊ⁿ (k = 1) is feasible, but the dual has no minimiser:
     a Newton direction there looked like a Farkas certificate at dps 30 and gave INCONSISTENT.  A
     candidate certificate now counts only if HiGHS finds no feasible point."""
-    from numerics.config import FlowConfig
-    from numerics.problem import generate
+    from numerics._config import FlowConfig
+    from numerics._problem import generate
 
     p = generate("sparse_positive", 12, 5, 3)
     cfg = FlowConfig(L=2, r0=1, eta_r=0.5)
@@ -255,7 +255,7 @@ def test_tangent_start_predicts_the_next_projection(L):
     """The tangent predictor from a solved (log β, ν) lands closer to the projection at a nearby β than
     the old ν (for L > 2 the old ν makes the support's bases β^{(2−L)/L} − (L−2)Aᵀν grow with β^{(2−L)/L},
     and x collapses there) -- the cs30, L = 3, η̃ = 1/8 limit solve spent > 120 s on such starts."""
-    from numerics.bregman import _tangent_start
+    from numerics._bregman import _tangent_start
 
     A, y, rng = _problem(11, 12, 4)
     logb0 = np.full(12, -8.0)
@@ -270,3 +270,87 @@ def test_tangent_start_predicts_the_next_projection(L):
     r2 = bregman_projection(A, y, None, L, log_beta=logb1, nu0=r0.nu, path_from=(logb0, r0.nu))
     assert r2.status is Status.CONVERGED
     assert np.max(np.abs(r2.x - r1.x)) <= tol(DPS_FLOAT64, K_SOLVE) * max(1.0, float(np.max(r1.x)))
+
+
+# -- one Newton over two arithmetics, typed results, matrix-free (issues 15, 16, 17) -------------
+
+
+def test_result_is_typed_and_serialises():
+    import json
+
+    A, y, _ = _problem(4, 10, 3)
+    r = bregman_projection(A, y, np.full(10, 0.1), 3)
+    assert isinstance(r.x, np.ndarray) and r.x.dtype == float and isinstance(r.nu, np.ndarray)
+    assert r.linear_solver == "cholesky" and not hasattr(r, "extras")
+    with workdps(30):
+        q = bregman_projection(A, y, [mpmath.mpf("0.1")] * 10, 3, dps=30)
+    assert q.converged and q.x.dtype == object and q.nu.dtype == object and q.log_x.dtype == object
+    assert all(isinstance(v, mpmath.mpf) for v in q.x) and q.linear_solver == "flint"
+    doc = json.loads(json.dumps(q.to_dict()))
+    assert doc["status"] == "converged" and len(doc["x"]) == 10 and isinstance(doc["x"][0], str)
+
+
+def test_y_at_dps_is_taken_exactly():
+    """y as an mpf array at dps (e.g. A x(T) of a high-precision run) is not rounded to float64."""
+    A, y, _ = _problem(5, 9, 3)
+    with workdps(40):
+        Am = [[mpmath.mpf(float(a)) for a in row] for row in A]
+        x0 = [mpmath.mpf(1) / (k + 3) for k in range(9)]
+        ym = np.array([mpmath.fdot(row, x0) for row in Am], dtype=object)
+        r = bregman_projection(A, ym, None, 2, log_beta=[mpmath.mpf(-1)] * 9, dps=40)
+        assert r.converged, r.message
+        g = mpmath.norm([mpmath.fdot(row, r.x) - b for row, b in zip(Am, ym)])
+        assert g <= tol(40, K_SOLVE) * mpmath.norm(list(ym))
+        # against float64 y the residual would be ~1e-17 (the rounding of y), far above tol(40)
+        y64 = np.array([float(v) for v in ym])
+        assert mpmath.norm([mpmath.mpf(a) - b for a, b in zip(y64, ym)]) > 1e3 * g
+
+
+def test_basis_form_solves_graded_newton_systems():
+    """A diag(w) Aᵀ δ = g with w spanning 40 orders (a degenerate vertex at tiny β): the Gram matrix
+    cannot be formed in float64, the basis form solves it to a few digits of the 50-digit answer."""
+    from numerics._bregman import _Float64
+
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((6, 30))
+    logw = np.concatenate([np.zeros(3), rng.uniform(-92, -60, 27)])  # 3 large, the rest e^-60 … e^-92
+    g = rng.standard_normal(6)
+    s = _Float64(A, np.zeros(6)).hessian_solver(np.exp(logw), shift=False, logw=logw)(g)
+    with workdps(50):
+        Am = mpmath.matrix([[mpmath.mpf(float(a)) for a in row] for row in A])
+        W = mpmath.diag([mpmath.exp(mpmath.mpf(float(v))) for v in logw])
+        ref = mpmath.lu_solve(Am * W * Am.T, mpmath.matrix([mpmath.mpf(float(v)) for v in g]))
+        err = max(abs(mpmath.mpf(a) - b) / abs(b) for a, b in zip(s, ref))
+    assert err <= 1e-6
+
+
+def test_matrix_free_projection_agrees_with_dense():
+    from numerics._operators import to_dense
+    from numerics._problem import generate
+
+    p = generate("sparse_positive", 512, 48, 2, matrix="dct")
+    A = p.A_eff
+    logb = np.full(A.shape[1], -6.0)
+    op = bregman_projection(A, p.y, None, 2, log_beta=logb)
+    dense = bregman_projection(to_dense(A), p.y, None, 2, log_beta=logb)
+    assert op.converged and dense.converged, op.message
+    assert op.linear_solver == "cg" and op.cg_iterations > 0
+    assert np.max(np.abs(op.x - dense.x)) <= tol(DPS_FLOAT64, K_SOLVE) * max(1.0, float(np.max(dense.x)))
+    with pytest.raises(ValueError, match="float64 only"):
+        bregman_projection(A, p.y, None, 2, log_beta=logb, dps=30)
+
+
+def test_unconverged_cg_is_never_used(monkeypatch):
+    """A CG solve that stops short of its tolerance is counted and fails the Newton step."""
+    from numerics._bregman import _Float64
+    from numerics._problem import generate
+
+    p = generate("sparse_positive", 512, 48, 2, matrix="dct")
+    logb = np.full(p.A_eff.shape[1], -6.0)
+    ok = bregman_projection(p.A_eff, p.y, None, 2, log_beta=logb)
+    assert ok.converged and ok.cg_failures == 0, ok.message
+    monkeypatch.setattr(_Float64, "CG_MAXITER", 1)
+    bad = bregman_projection(p.A_eff, p.y, None, 2, log_beta=logb)
+    assert bad.cg_failures > 0
+    assert not bad.converged
+    assert "CG did not converge" in bad.message

@@ -1,4 +1,4 @@
-"""Certified enclosures (numerics.certify; docs/math.md §4–§5).
+"""Certified enclosures (numerics._certify; docs/math.md §4–§5).
 
 Every certificate is checked against values computed by other code: the toolkit's limit at dps 40,
 an independent 60-digit mpmath computation of the same limit (M = 1: the dual equation is scalar),
@@ -16,10 +16,10 @@ import pytest
 import sympy
 from flint import arb
 
-from numerics import certify as C
-from numerics.config import FlowConfig
-from numerics.limit import limit_solve
-from numerics.problem import Problem, generate
+from numerics import _certify as C
+from numerics._config import FlowConfig
+from numerics._limit import limit_solve
+from numerics._problem import Problem, generate
 
 
 # -- an independent 60-digit reference for M = 1 -----------------------------------------------
@@ -250,7 +250,7 @@ def test_lp_certificate_rechecked_exactly(model):
     assert all(v >= 0 for v in (sympy.ones(A.cols, 1) - A.T * nu))
     assert sum(zB) == sympy.Rational(cert.value.numerator, cert.value.denominator)
     # the certified value agrees with HiGHS's to its tolerance
-    from numerics.lp import l1_min
+    from numerics._lp import l1_min
 
     assert abs(float(cert.value) - l1_min(p).value) <= 1e-9 * float(cert.value)
 

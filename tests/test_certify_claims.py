@@ -1,6 +1,6 @@
 """Certified verdicts in the claims (C5, C6, C7 with ``certify=True``; issue 14, docs/certify.md).
 
-The certificates come from ``numerics.certify`` (tested in tests/test_certify.py); here: the
+The certificates come from ``numerics._certify`` (tested in tests/test_certify.py); here: the
 mapping of a certificate onto a row's verdict, CERTIFIED on real built-in cases, a planted bound
 1 % too small at the tight cases never CERTIFIED, the JSON balls read back and containing the
 toolkit's own values, and the root-free iterations that put every root of φ in the bracket.
@@ -14,8 +14,8 @@ from fractions import Fraction
 import mpmath
 import pytest
 
-from numerics import certify as C
-from numerics.limit import limit_solve
+from numerics import _certify as C
+from numerics._limit import limit_solve
 from wnbias.claims import limits as LM
 from wnbias.claims import registry as R
 from wnbias.claims.registry import CERTIFIED, FAIL, PASS, SKIP, Row, apply_certificate, count_verdicts
@@ -170,7 +170,7 @@ def test_an_uncertified_limit_keeps_the_numeric_verdict(monkeypatch):
     assert row.verdict == PASS and row.reason.startswith("not certified: the limit is not certified: planted")
 
 
-# -- every root of φ in the bracket (below √η̃, where numerics.certify proves existence only) --------
+# -- every root of φ in the bracket (below √η̃, where numerics._certify proves existence only) --------
 def _cert(label):
     tc = next(t for t in TIGHT_CASES if t.label == label)
     p, cfg = tc.problem(), tc.config()
@@ -181,7 +181,7 @@ def _cert(label):
 
 def test_all_roots_in_the_bracket_below_sqrt_eta():
     p, cfg, cert = _cert("tight-L2")
-    assert cert.uniqueness == "existence only"  # numerics.certify alone cannot decide
+    assert cert.uniqueness == "existence only"  # numerics._certify alone cannot decide
     ok, why = LM.prove_all_roots_in_bracket(p, cfg, cert)
     assert ok, why
     assert "every root of φ lies in the bracket" in why
@@ -286,7 +286,7 @@ def test_branch_and_bound_with_only_uniqueness_above_sqrt_eta():
     # bracket decides the root above
     import dataclasses
 
-    from numerics.config import FlowConfig
+    from numerics._config import FlowConfig
 
     tc = next(t for t in TIGHT_CASES if t.label == "false-L2-claim")
     p, cfg = tc.problem(), FlowConfig(L=3, r0="1", eta_r="6", eta_u=1)

@@ -4,7 +4,7 @@
 It PASSes on the tight cases with gap/bound above 0.99 (measured here), FAILs with the bound
 multiplied by 0.9 and with the planted wrong bounds, SKIPs only for failed assumptions, and its
 cross-check row sees a wrong bound.  Independently of the claims layer, the bound holds on random
-small projections (numerics.bregman + scipy's LP)."""
+small projections (numerics._bregman + scipy's LP)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from scipy.optimize import linprog
 
 import wnbias.claims.sharpened as C11  # not in registry.CLAIM_MODULES yet: load it explicitly
 from numerics._status import Status
-from numerics.bregman import bregman_projection
-from numerics.config import FlowConfig
-from numerics.precision import DPS_FLOAT64, K_SOLVE, tol
+from numerics._bregman import bregman_projection
+from numerics._config import FlowConfig
+from numerics._precision import DPS_FLOAT64, K_SOLVE, tol
 from theory import bounds
 from wnbias.claims import registry
 from wnbias.claims.registry import FAIL, PASS, SKIP

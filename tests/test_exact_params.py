@@ -1,7 +1,7 @@
 """Exact parameters (issue 19): "0.1" is one tenth, 0.1 is the double, at every precision.
 
-The reference limit is computed here at 60 digits, independently of numerics.limit and
-numerics.bregman: a bracketed root-find (the Illinois method) on
+The reference limit is computed here at 60 digits, independently of numerics._limit and
+numerics._bregman: a bracketed root-find (the Illinois method) on
 φ(r) = Σ x_i(r) − r² (L = 2, docs/math.md §4), with each x(r) the Bregman projection of
 β(r) = (w₀/ρ(r))² onto {z ≥ 0 : Az = y} by damped Newton on its dual, written out below:
 x(ν) = β ⊙ exp(Aᵀν) maximises ψ(ν) = ⟨ν, y⟩ − Σ x(ν) (for F(z) = Σ z log z − z).
@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 
 from numerics import Status
-from numerics.config import FlowConfig, exact_string
-from numerics.limit import limit_solve
-from numerics.precision import K_ROUNDOFF, K_SOLVE, tol, workdps
-from numerics.problem import Problem
+from numerics._config import FlowConfig, exact_string
+from numerics._limit import limit_solve
+from numerics._precision import K_ROUNDOFF, K_SOLVE, tol, workdps
+from numerics._problem import Problem
 
 DPS = 40
 REF_DPS = 60
@@ -204,7 +204,7 @@ def test_parameter_string_survives_config_result_json_at_60_digits(problem):
     # config → result → JSON-able dict
     res = limit_solve(problem, cfg, dps=REF_DPS)
     assert res.status is Status.CONVERGED, res.message
-    doc = json.loads(json.dumps(res.as_dict()))
+    doc = json.loads(json.dumps(res.to_dict()))
     assert doc["params"]["eta_r"] == s and doc["params"]["eta_tilde"] == s and doc["params"]["r0"] == r0
     assert doc["dps"] == REF_DPS
     with workdps(REF_DPS):

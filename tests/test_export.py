@@ -18,7 +18,7 @@ import pytest
 from hypothesis import example, given, strategies as st
 
 from numerics import _derived as D
-from numerics.precision import K_ROUNDOFF, tol, workdps
+from numerics._precision import K_ROUNDOFF, tol, workdps
 
 DPS = 40
 K_NUMDIFF = 15  # digits a high-precision finite difference / quadrature may lose (≥ 25 digits kept)
@@ -29,6 +29,7 @@ TABLE = {  # docs/ARCHITECTURE.md, numerics/_derived.py table
     "wn_r_dot": ["sigma", "eta_r", "lib"],
     "wn_u_dot": ["r", "u", "unorm", "grad", "sigma", "eta_u", "lib"],
     "r2_w_dot": ["wnorm2", "grad", "lib"],
+    "wn_log_u_dot": ["r", "w", "g", "sigma", "unorm2", "eta_u", "L", "lib"],
     "gf_w_dot": ["grad", "lib"],
     "log_L": ["v", "L", "lib"],
     "s_of_r": ["r", "r0", "eta_tilde", "lib"],
@@ -41,6 +42,18 @@ TABLE = {  # docs/ARCHITECTURE.md, numerics/_derived.py table
     "F": ["z", "L", "lib"],
     "l1_bound_L2": ["l1_opt", "S", "n", "alpha_eff", "lib"],
     "l1_bound_Lgt2": ["S", "n", "alpha_eff", "L", "lib"],
+    "log_rho": ["r", "r0", "eta_tilde", "lib"],
+    "log_beta": ["log_w0", "log_rho", "L", "lib"],
+    "log_alpha_eff": ["r0", "n", "log_rho", "lib"],
+    "h_log": ["d", "log_b", "L", "lib"],
+    "jac_dsigma_dr": ["sigma", "Sq", "r", "L", "lib"],
+    "jac_dsigma_dv": ["x", "g", "Hx", "Sq", "p", "r", "L", "lib"],
+    "jac_da_dv": ["ul2", "H_ij", "x_j", "Hx_i", "p_j", "a_i", "delta_ij", "L", "lib"],
+    "jac_da_dr": ["ul2", "Hx", "r", "L", "lib"],
+    "jac_rr": ["e_r", "de_r_dr", "sigma", "dsig_dr", "lib"],
+    "jac_rv": ["e_r", "dsig_dv", "lib"],
+    "jac_vr": ["K", "dK_dr", "a", "da_dr", "sigma", "dsig_dr", "r", "L", "lib"],
+    "jac_vv": ["K", "dK_dv", "a", "da_dv", "sigma", "dsig_dv", "r", "L", "lib"],
 }
 
 
@@ -50,24 +63,16 @@ def close(a, b, k=K_ROUNDOFF):
 
 
 # ----------------------------------------------------------------------------- the file itself
-def _generated_with_installed_sympy() -> None:
-    """Byte-identical output is only meaningful with the sympy that printed the file."""
+def test_regenerating_gives_the_checked_in_file():
+    """Always runs: the printed file carries no sympy version, and the printer refuses anything it
+    does not render itself (floats, unknown functions), so a stale file is a failure, not a skip."""
     import sympy
 
-    src = (ROOT / "numerics" / "_derived.py").read_text(encoding="utf-8")
-    m = re.search(r"^# sympy (\S+)$", src, flags=re.M)
-    if m is None or m.group(1) != sympy.__version__:
-        pytest.skip(f"numerics/_derived.py was printed by sympy {m.group(1) if m else '?'}, "
-                    f"sympy {sympy.__version__} is installed; regenerate with `python -m theory.export`")
-
-
-def test_regenerating_gives_the_checked_in_file():
     from theory import export
 
-    _generated_with_installed_sympy()
-
     assert export.render() == (ROOT / "numerics" / "_derived.py").read_text(encoding="utf-8"), \
-        "numerics/_derived.py is stale: run `python -m theory.export`"
+        (f"numerics/_derived.py is stale (or sympy {sympy.__version__} simplifies differently from the "
+         "pinned one): run `python -m theory.export`")
 
 
 def test_rendering_does_not_depend_on_the_hash_seed(tmp_path):
@@ -76,12 +81,16 @@ def test_rendering_does_not_depend_on_the_hash_seed(tmp_path):
     import subprocess
     import sys
 
-    _generated_with_installed_sympy()
     out = tmp_path / "d.py"
     env = dict(os.environ, PYTHONHASHSEED="12345")
     subprocess.run([sys.executable, "-m", "theory.export", "--output", str(out)], cwd=ROOT, env=env,
                    check=True, capture_output=True)
     assert out.read_text(encoding="utf-8") == (ROOT / "numerics" / "_derived.py").read_text(encoding="utf-8")
+
+
+def test_the_printed_file_names_no_sympy_version():
+    src = (ROOT / "numerics" / "_derived.py").read_text(encoding="utf-8")
+    assert re.search(r"sympy \d", src) is None
 
 
 def test_generated_file_has_the_table_signatures_and_no_sympy():
@@ -292,3 +301,184 @@ def test_numpy_and_mpmath_agree():
                     assert abs(got[k] - float(want)) <= tol(15, K_ROUNDOFF) * max(1, abs(float(want))), name
     with pytest.raises(ValueError, match="lib=mpmath"):
         D.Phi(1.5, 1.0, 0.3, 3, np)
+
+
+# ----------------------------------------------------------------------------- the log forms, numerics._formulas
+@given(**points)
+@example(L=2, seed=5)
+def test_log_forms_are_the_logarithms(L, seed):
+    """log ρ, log β, log α_eff and h_log against the exponential forms / the L-logarithm at dps = 40."""
+    rnd = random.Random(seed)
+    with workdps(DPS):
+        mpf = mpmath.mpf
+        r, r0, et = mpf(rnd.uniform(0.2, 3)), mpf(rnd.uniform(0.2, 2)), mpf(rnd.uniform(0.05, 2))
+        lr = D.log_rho(r, r0, et, mpmath)
+        assert close(lr, mpmath.log(D.rho(r, r0, et, mpmath)))
+        w0 = mpf(rnd.uniform(0.01, 1))
+        assert close(D.log_beta(mpmath.log(w0), lr, L, mpmath), mpmath.log(D.beta(w0, mpmath.exp(lr), L, mpmath)))
+        n = rnd.randint(1, 500)
+        # α_eff = r0/(√n ρ) (docs/math.md §5), written out here
+        assert close(D.log_alpha_eff(r0, n, lr, mpmath), mpmath.log(r0 / (mpmath.sqrt(n) * mpmath.exp(lr))))
+        a, b = mpf(rnd.uniform(0.05, 3)), mpf(rnd.uniform(0.05, 3))
+        want = mpmath.quad(lambda t: t ** (1 - L), [b, a])  # log_L(a) − log_L(b)
+        assert close(D.h_log(mpmath.log(a) - mpmath.log(b), mpmath.log(b), L, mpmath), want, K_NUMDIFF)
+
+
+def test_formulas_apply_the_derived_forms_in_both_arithmetics():
+    """numerics._formulas: float64 arrays give float64, object arrays of mpf give mpf at dps, and the
+    two agree to float64's precision; the invariant matches h_eta and the direct L-logarithms."""
+    from numerics import _formulas as Fm
+    from numerics._arith import mp_array
+
+    rng = np.random.default_rng(7)
+    x = rng.uniform(0.2, 1.5, 5)
+    eps = tol(15, K_ROUNDOFF)
+    for L in (2, 3, 5):
+        u = rng.uniform(0.1, 1, 5)
+        lu = np.log(u)
+        lub = Fm.log_direction(u)
+        assert np.allclose(lub, np.log(u / np.linalg.norm(u)), rtol=0, atol=eps)
+        assert np.array_equal(Fm.log_direction(log_u=lu), lub)
+        lub0 = np.log(np.full(5, 1 / np.sqrt(5)))
+        s = 0.37
+        h = Fm.invariant_h(lub, lub0, s, L)
+        assert np.allclose(h, D.h_eta(np.exp(lub), np.exp(lub0), s, L, np), rtol=eps, atol=eps)
+        hw = Fm.invariant_h(lub, lub0, s, L, s_sign=-1)
+        assert np.allclose(hw, Fm.log_L(np.exp(lub - s), L) - Fm.log_L(np.exp(lub0), L), rtol=eps, atol=eps)
+        assert np.allclose(Fm.plain_invariant(x, x[::-1], L), Fm.log_L(x, L) - Fm.log_L(x[::-1], L), rtol=eps,
+                           atol=eps)
+        f64 = {
+            "log_L": (x, L), "s_of_r": (x, 0.5, 0.3), "log_rho": (x, 0.5, 0.3), "log_beta": (-x, 0.7, L),
+            "log_alpha_eff": (0.5, 40, x), "plain_invariant": (x, x[::-1], L),
+        }
+        with workdps(DPS):
+            for name, args in f64.items():
+                got = getattr(Fm, name)(*args)
+                assert isinstance(got, np.ndarray) and got.dtype == float, name
+                margs = [mp_array(a) if isinstance(a, np.ndarray) else a for a in args]
+                want = getattr(Fm, name)(*margs)
+                assert want.dtype == object and all(isinstance(v, mpmath.mpf) for v in want), name
+                assert np.allclose(got, want.astype(float), rtol=eps, atol=eps), name
+            hm = Fm.invariant_h(Fm.log_direction(log_u=mp_array(lu)), mp_array(lub0), mpmath.mpf(s), L)
+            assert all(isinstance(v, mpmath.mpf) for v in hm)
+            assert np.allclose(hm.astype(float), h, rtol=eps, atol=eps)
+            assert isinstance(Fm.log_rho(mpmath.mpf(2), 1, mpmath.mpf("0.1")), mpmath.mpf)
+    # underflowing u: the log form stays finite where u itself is 0 in float64
+    lu = np.array([-800.0, -1.0, 0.0])
+    assert np.all(np.isfinite(Fm.log_direction(log_u=lu)))
+    assert np.all(np.isfinite(Fm.invariant_h(Fm.log_direction(log_u=lu), np.log(np.full(3, 3 ** -0.5)), 50.0, 2)))
+    with pytest.raises(ValueError):
+        Fm.log_direction(np.zeros(3))
+    with pytest.raises(ValueError):
+        Fm.log_direction(np.ones(3), log_u=np.zeros(3))
+    with pytest.raises(ValueError):
+        Fm.invariant_h(lu, lu, 0.0, 2, s_sign=2)
+
+
+# ----------------------------------------------------------------------------- the Jacobian of the (r, log u) flow
+def _jacobian_from_pieces(A, y, r, v, L, rates, lib=np, eta=(0.3, 1.7)):
+    """The (n+1)×(n+1) Jacobian of (ṙ, v̇) assembled from the generated pieces (numpy broadcasting)."""
+    u = np.exp(v) if lib is np else np.array([mpmath.exp(t) for t in v], dtype=object)
+    m = np.sqrt(u @ u) if lib is np else mpmath.sqrt(mpmath.fsum(t * t for t in u))
+    ub = u / m
+    p = ub * ub
+    x = (r * ub) ** L
+    H = A.T.dot(A)
+    Hx = H.dot(x)
+    g = A.T.dot(A.dot(x) - y)
+    sigma = L * x.dot(g) / r
+    Sq = (x * (g + Hx)).sum()
+    if rates == "constant":
+        e_r, e_u = eta
+    elif rates == "r2":
+        e_r, e_u = r * r, 1
+    else:
+        e_r, e_u = 1, m * m / (r * r)
+    K = e_u * r / (m * m)
+    de_r, dK_r = {"constant": (0, K / r), "r2": (2 * r, K / r), "plain": (0, -K / r)}[rates]
+    dK_v = np.zeros(len(v)) * K if rates == "plain" else -2 * K * p
+    ul2 = ub ** (L - 2)
+    a = ul2 * g
+    n = len(v)
+    dsr = D.jac_dsigma_dr(sigma, Sq, r, L, lib)
+    dsv = D.jac_dsigma_dv(x, g, Hx, Sq, p, r, L, lib)
+    dav = D.jac_da_dv(ul2[:, None], H, x[None, :], Hx[:, None], p[None, :], a[:, None], np.eye(n, dtype=int), L, lib)
+    dar = D.jac_da_dr(ul2, Hx, r, L, lib)
+    J = np.empty((n + 1, n + 1), dtype=object if lib is not np else float)
+    J[0, 0] = D.jac_rr(e_r, de_r, sigma, dsr, lib)
+    J[0, 1:] = D.jac_rv(e_r, dsv, lib)
+    J[1:, 0] = D.jac_vr(K, dK_r, a, dar, sigma, dsr, r, L, lib)
+    J[1:, 1:] = D.jac_vv(K, dK_v[None, :], a[:, None], dav, sigma, dsv[None, :], r, L, lib)
+    return J
+
+
+@pytest.mark.parametrize("L", [2, 3])
+@pytest.mark.parametrize("rates", ["constant", "r2", "plain"])
+def test_jacobian_pieces_match_differentiating_the_field(L, rates):
+    """At dps = 40: the pieces assembled into ∂(ṙ, v̇)/∂(r, v) equal mpmath.diff of the field built
+    from the generated wn_r_dot / wn_u_dot (v̇ = u̇/u), with the rates of each flow."""
+    rng = np.random.default_rng(L + len(rates))
+    n, M = 4, 2
+    with workdps(DPS):
+        mpf = mpmath.mpf
+        A = np.array([[mpf(float(t)) for t in row] for row in rng.standard_normal((M, n))], dtype=object)
+        y = np.array([mpf(float(t)) for t in rng.standard_normal(M)], dtype=object)
+        r = mpf(1.3)
+        v = [mpf(float(t)) for t in rng.uniform(-1, 0.5, n)]
+        eta = (mpf("0.3"), mpf("1.7"))
+
+        def field(r, v):
+            u = [mpmath.exp(t) for t in v]
+            m = mpmath.sqrt(mpmath.fsum(t * t for t in u))
+            w = [r * t / m for t in u]
+            x = np.array([t ** L for t in w], dtype=object)
+            g = A.T.dot(A.dot(x) - y)
+            grad = [D.loss_grad(wi, gi, L, mpmath) for wi, gi in zip(w, g)]
+            sigma = mpmath.fsum(t / m * gr for t, gr in zip(u, grad))
+            e_r, e_u = {"constant": eta, "r2": (r * r, 1), "plain": (1, m * m / (r * r))}[rates]
+            out = [D.wn_r_dot(sigma, e_r, mpmath)]
+            out += [D.wn_u_dot(r, ui, m, gr, sigma, e_u, mpmath) / ui for ui, gr in zip(u, grad)]
+            return out
+
+        J = _jacobian_from_pieces(A, y, r, np.array(v, dtype=object), L, rates, lib=mpmath, eta=eta)
+        for i in range(n + 1):
+            want_r = mpmath.diff(lambda t: field(t, v)[i], r)
+            assert close(J[i, 0], want_r, K_NUMDIFF), (i, 0)
+            for j in range(n):
+                want = mpmath.diff(lambda t: field(r, v[:j] + [t] + v[j + 1:])[i], v[j])
+                assert close(J[i, j + 1], want, K_NUMDIFF), (i, j + 1)
+    # the same pieces in float64 (numpy broadcasting) agree with the mpmath assembly
+    J64 = _jacobian_from_pieces(A.astype(float), y.astype(float), 1.3, np.array(v, dtype=float), L, rates,
+                                eta=(0.3, 1.7))
+    scale = max(1.0, float(np.abs(J64).max()))
+    assert np.abs(J64 - J.astype(float)).max() <= tol(15, K_ROUNDOFF + 1) * scale
+
+
+def test_theory_jacobian_check_passes_and_can_fail(monkeypatch):
+    """theory.jacobian.check_jacobian differentiates the field with sympy; a wrong piece is caught."""
+    import sympy as sp
+
+    from theory import jacobian
+
+    assert jacobian.check_jacobian(3, "plain").verified
+    monkeypatch.setattr(jacobian, "dsigma_dr", lambda Lv=jacobian.L: -jacobian.sigma / jacobian.r +
+                        Lv ** 2 * jacobian.Sq / jacobian.r ** 2 + sp.Rational(1, 10 ** 6))
+    assert not jacobian.check_jacobian.__wrapped__(2, "plain").verified
+
+
+@given(**points)
+def test_log_u_dot_is_u_dot_over_u(L, seed):
+    """wn_log_u_dot = wn_u_dot/u at dps = 40 for a general ‖u‖, and finite in float64 where u underflows."""
+    with workdps(DPS):
+        p = Instance(seed, L)
+        c = mpmath.mpf(1.7)
+        u = [c * v for v in p.u]
+        g = p.g(p.w)
+        grad = [D.loss_grad(wi, gi, L, mpmath) for wi, gi in zip(p.w, g)]
+        sigma = mpmath.fsum(a * b for a, b in zip(p.u, grad))
+        for i in range(p.n):
+            want = D.wn_u_dot(p.r, u[i], c, grad[i], sigma, p.eta_u, mpmath) / u[i]
+            assert close(D.wn_log_u_dot(p.r, p.w[i], g[i], sigma, c * c, p.eta_u, L, mpmath), want)
+    w = np.array([1e-200, 0.5, 1.0])
+    out = D.wn_log_u_dot(1.2, w, np.array([0.3, -0.1, 0.2]), 0.05, 1.0, 0.7, L, np)
+    assert np.all(np.isfinite(out))

@@ -12,8 +12,8 @@ import pytest
 
 pytest.importorskip("hypothesis")
 
-from numerics.config import FlowConfig  # noqa: E402
-from numerics.problem import Problem  # noqa: E402
+from numerics._config import FlowConfig  # noqa: E402
+from numerics._problem import Problem  # noqa: E402
 from wnbias.claims import properties as props  # noqa: E402
 from wnbias.claims.properties import PROPERTIES, Outcome, evaluate, get_property, register_property  # noqa: E402
 from wnbias.cli import build_parser, main  # noqa: E402
@@ -112,11 +112,11 @@ def test_missing_machinery_exits_3_naming_the_module(tmp_path, capsys, monkeypat
     from wnbias.claims.registry import MachineryMissing
 
     def missing(*a, **k):
-        raise MachineryMissing("numerics.limit", "not installed or not built")
+        raise MachineryMissing("numerics._limit", "not installed or not built")
 
     monkeypatch.setattr(falsify, "search", missing)
     assert main(["falsify", "C6", "--out", str(tmp_path)]) == 3
-    assert "numerics.limit" in capsys.readouterr().err
+    assert "numerics._limit" in capsys.readouterr().err
 
 
 def _issue_example():

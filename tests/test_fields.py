@@ -1,4 +1,4 @@
-"""The hand-written fields (numerics.fields) against the field assembled from numerics._derived."""
+"""The hand-written fields (numerics._fields) against the field assembled from numerics._derived."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from numerics import fields
-from numerics.config import FlowConfig
-from numerics.precision import DPS_FLOAT64, K_ROUNDOFF, tol
-
-_derived = pytest.importorskip("numerics._derived", reason="numerics._derived not generated yet")
-from numerics.flow64 import _Flow  # noqa: E402
+from numerics import _derived
+from numerics import _fields as fields
+from numerics import _formulas as formulas
+from numerics._config import FlowConfig
+from numerics._flow64 import _Flow
+from numerics._precision import DPS_FLOAT64, K_ROUNDOFF, tol
 
 REL = tol(DPS_FLOAT64, K_ROUNDOFF + 1)  # 1e-11: a field evaluated once, n-term sums
 
@@ -104,3 +104,28 @@ def test_loss_decreases_along_field():
     l1 = fields.loss(A, y, (r + h * rd) * u1 / np.linalg.norm(u1), L)
     predicted = -(rd**2 / er + (ud @ ud) / eu)
     assert (l1 - l0) / h == pytest.approx(predicted, rel=1e-5)
+
+
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(2, 10), L=st.integers(2, 5))
+def test_formulas_match_the_hand_written_check(seed, n, L):
+    """numerics._formulas (the one home, printed from theory/) against the hand-written numerics._fields:
+    log_L, the invariant h_η (from log ū and s), the plain invariant, and ρ from log ρ."""
+    A, y, u, r = _draw(seed, n, max(1, n // 2))
+    rng = np.random.default_rng(seed)
+    ubar0 = rng.uniform(0.2, 1.0, n)
+    ubar0 /= np.linalg.norm(ubar0)
+    r0, et = 0.8, 0.9
+    v = np.abs(u) + 0.1
+    assert _rel(formulas.log_L(v, L), fields.log_L(v, L)) <= REL
+    s = formulas.s_of_r(r, r0, et)
+    h = formulas.invariant_h(formulas.log_direction(u), np.log(ubar0), s, L)
+    want = fields.h_eta(r, u, r0, ubar0, L, et)
+    # h is a difference of L-logarithms of size ‖log_L(ū0)‖: compare relative to that
+    scale = max(float(np.max(np.abs(want))), float(np.max(np.abs(fields.log_L(ubar0, L)))))
+    assert float(np.max(np.abs(h - want))) <= REL * scale
+    w, w0 = r * u / np.linalg.norm(u), r0 * ubar0
+    hp = formulas.plain_invariant(w, w0, L)
+    want = fields.h_plain(w, w0, L)
+    scale = max(float(np.max(np.abs(want))), float(np.max(np.abs(fields.log_L(w0, L)))))
+    assert float(np.max(np.abs(hp - want))) <= REL * scale
+    assert abs(np.exp(formulas.log_rho(r, r0, et)) - fields.rho(r, r0, et)) <= REL * fields.rho(r, r0, et)

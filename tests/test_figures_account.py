@@ -20,10 +20,11 @@ import numpy as np
 import pytest
 
 from numerics._status import Status
-from wnbias.sweep import read_csv
+from wnbias.io import read_csv
 
-ACCOUNTED = ("init_scale", "eta_ratio", "depth", "stability_map", "regime_map", "scaling", "rate")
-"""The experiments whose figures draw every run (the matrix_* ones are not covered yet)."""
+ACCOUNTED = ("init_scale", "eta_ratio", "depth", "stability_map", "regime_map", "scaling", "rate",
+             "convergence_L", "matrix_init_scale", "matrix_eta_ratio", "matrix_rate")
+"""The experiments whose figures draw every run: all of them."""
 
 EXPECTED_KIND = {
     "converged": "converged", "trivial": "converged",

@@ -7,12 +7,12 @@ import pytest
 from hypothesis import given, strategies as st
 
 from numerics import Status
-from numerics.config import FlowConfig
-from numerics.flow64 import integrate, invariant_h
-from numerics.gd import GDResult, gd, gd_problem, wn_gd
-from numerics.precision import DPS_FLOAT64, K_ACCUMULATED, K_ROUNDOFF, tol
-from numerics.problem import generate
-from numerics.quantities import kernel_projector
+from numerics._config import FlowConfig
+from numerics._flow64 import integrate64 as integrate, invariant_h
+from numerics._gd import GDResult, gd, gd_problem, wn_gd
+from numerics._precision import DPS_FLOAT64, K_ACCUMULATED, K_ROUNDOFF, tol
+from numerics._problem import generate
+from numerics._quantities import kernel_projector
 
 
 def _p(seed=0, N=10, M=4, model="positive"):
@@ -118,7 +118,7 @@ def test_gd_tracks_gf_and_invariant_drift_is_first_order(rates):
 @given(seed=st.integers(0, 1000), L=st.integers(2, 4), mu=st.floats(1e-4, 1e-1))
 def test_wn_gd_step_is_the_field_and_unorm_grows_at_second_order(seed, L, mu):
     """One WN-GD step is μ × the WN field; since u̇ ⊥ u, ‖u₁‖² = ‖u₀‖² + μ²‖u̇‖² exactly."""
-    from numerics import fields
+    from numerics import _fields as fields
 
     p = _p(seed)
     res = wn_gd(p.A, p.y, L=L, r0=1.3, eta_r=0.3, eta_u=0.7, mu=mu, steps=1, loss_tol=0.0)
@@ -136,7 +136,7 @@ def test_time_limit_stops_the_batch():
     """Every long computation takes a wall-clock budget (issue 13): runs not done when it runs out are
     TIME_LIMIT, not NOT_CONVERGED.  A time_limit spent before the first step makes this deterministic."""
     from numerics import Status
-    from numerics.gd import gd, wn_gd
+    from numerics._gd import gd, wn_gd
 
     rng = np.random.default_rng(0)
     A = rng.standard_normal((3, 8)) / np.sqrt(3)

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, strategies as st
 
 from numerics import Status
-from numerics.lp import l1_min, least_squares_residual
-from numerics.precision import DPS_FLOAT64, K_SOLVE, tol
-from numerics.problem import Problem, generate
+from numerics._lp import l1_min, least_squares_residual
+from numerics._precision import DPS_FLOAT64, K_SOLVE, tol
+from numerics._problem import Problem, generate
 
 TOL = tol(DPS_FLOAT64, K_SOLVE)
 
@@ -246,3 +246,22 @@ def test_least_squares_residual_is_scale_free():
     A = np.array([[1e-200, 1.0, 1.0], [0.0, 1.0, 1.0]])
     assert least_squares_residual(Problem(A, np.array([1e-200, 0.0]), "signed")).relative <= TOL
     assert least_squares_residual(Problem(A, np.zeros(2))).consistent
+
+
+def test_dual_bound_from_a_support_certifies_the_optimum_and_never_exceeds_it():
+    """The weak-duality bound the ℓ1 benchmark uses to judge a solution without an LP optimum."""
+    import time as _time
+
+    from numerics._lp import _basis_polish, _dual_lower_bound
+
+    p = generate("sparse_positive", 60, 20, 3)
+    ref = l1_min(p)
+    A, y, c = p.A_eff, p.y, np.ones(p.n)
+    for z in (np.asarray(ref.z), np.asarray(p.x_true), np.asarray(ref.z) + 0.01):  # optimal, truth, worse
+        pol = _basis_polish(A, y, c, z, None, _time.monotonic() + 60)
+        lb = _dual_lower_bound(A, y, c, z, [] if pol is None else [pol[1]])
+        assert lb <= ref.value * (1 + tol(DPS_FLOAT64, K_SOLVE))
+    zs = np.asarray(ref.z)
+    pol = _basis_polish(A, y, c, zs, None, _time.monotonic() + 60)
+    lb = _dual_lower_bound(A, y, c, zs, [pol[1]])
+    assert abs(ref.value - lb) <= tol(DPS_FLOAT64, K_SOLVE) * ref.value

@@ -1,4 +1,4 @@
-"""High-precision polish of the ℓ1 LP (numerics.lp_polish): certified optimal basis at dps digits."""
+"""High-precision polish of the ℓ1 LP (numerics._lp_polish): certified optimal basis at dps digits."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 from scipy.optimize import linprog
 
 from numerics import Status
-from numerics.lp_polish import l1_polish_mp
-from numerics.precision import DPS_FLOAT64, K_SOLVE, tol, workdps
-from numerics.problem import generate
+from numerics._lp_polish import l1_polish_mp
+from numerics._precision import DPS_FLOAT64, K_SOLVE, tol, workdps
+from numerics._problem import generate
 
 
 def _highs(p):
@@ -53,7 +53,7 @@ def test_non_vertex_is_reported():
     p = generate("gaussian", 20, 6, 1, model="positive")
     # a strictly positive feasible point (not a vertex): a convex combination of the LP vertex and a dense solution
     z_v, _ = _highs(p)
-    from numerics.bregman import bregman_projection
+    from numerics._bregman import bregman_projection
 
     dense = bregman_projection(p.A, p.y, np.ones(20), 2).x
     pol = l1_polish_mp(p, 0.5 * z_v + 0.5 * dense, 30)

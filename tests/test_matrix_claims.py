@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from numerics.precision import DPS_FLOAT64, K_SOLVE, tol
+from numerics._precision import DPS_FLOAT64, K_SOLVE, tol
 from wnbias.claims import matrix as MC
 from wnbias.claims.registry import FAIL, PASS
 
@@ -102,3 +102,22 @@ def test_verify_model_matrix_runs_from_the_command_line(capsys):
 
     m = re.search(r"(\d+) PASS, (\d+) FAIL, (\d+) SKIP", out)
     assert m and int(m.group(1)) >= 2 and m.group(2) == "0", out
+
+
+@pytest.mark.parametrize("cid", ["M1", "M2"])
+def test_a_flow_that_ran_out_of_time_is_a_fail_not_a_shorter_check(cid, monkeypatch):
+    """A run stopped by its time limit is not checked on the trajectory it reached."""
+    from types import SimpleNamespace
+
+    import numerics
+    from numerics._status import Status
+
+    def out_of_time(problem, config, **kw):
+        return SimpleNamespace(status=Status.TIME_LIMIT, message="time_limit = 600 s spent", nsteps=3,
+                               loss=np.array([1.0, 0.5, 0.4]), t=np.array([0.0, 0.1, 0.2]), method="DOP853",
+                               vnorm=np.ones(3), r=np.ones(3), max_step_increase=0.0, steps_checked=2)
+
+    monkeypatch.setattr(numerics, "integrate", out_of_time)
+    case = _claim(cid).cases("quick")[0]
+    (row,) = _claim(cid).run(case.problem, case.config, case.dps, **dict(case.options))
+    assert row.verdict == FAIL and "time_limit" in row.reason

@@ -1,4 +1,4 @@
-"""High-precision linear algebra helpers (numerics/mp_linalg.py)."""
+"""High-precision linear algebra helpers (numerics/_mp_linalg.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from numerics.mp_linalg import (
+from numerics._mp_linalg import (
     kernel_projector,
     kernel_residual,
     matvec,
@@ -18,8 +18,8 @@ from numerics.mp_linalg import (
     to_mp_rows,
     to_mp_vector,
 )
-from numerics.precision import K_ROUNDOFF, tol, workdps
-from numerics.problem import generate
+from numerics._precision import K_ROUNDOFF, tol, workdps
+from numerics._problem import generate
 
 DPS = 40
 
@@ -76,3 +76,77 @@ def test_zero_vector_has_zero_residual_and_bad_dps_raises():
     assert kernel_residual(A, [0, 0, 0], dps=DPS) == 0
     with pytest.raises(ValueError, match="dps"):
         range_basis(A, dps=0)
+
+
+# ----------------------------------------------------------------------------- numerics._formulas bases
+from numerics import _formulas as F  # noqa: E402
+
+
+@given(seed=st.integers(0, 10_000), N=st.integers(2, 12), m_frac=st.floats(0.1, 0.9))
+def test_formulas_range_basis_in_both_arithmetics(seed, N, m_frac):
+    """float64 (scipy orth) and dps (exact rank by flint, basis at dps): orthonormal, spanning the rows
+    of A, and the same projector."""
+    M = max(1, min(N - 1, int(round(m_frac * N))))
+    A = generate("gaussian", N, M, seed, model="positive").A
+    Q64 = F.range_basis(A)
+    assert Q64.shape == (N, M) and Q64.dtype == float
+    assert np.abs(Q64.T @ Q64 - np.eye(M)).max() <= tol(15, K_ROUNDOFF)
+    Q = F.range_basis(A, dps=DPS)
+    assert Q.shape == (N, M) and Q.dtype == object
+    eps = tol(DPS, K_ROUNDOFF)
+    with workdps(DPS):
+        Am = np.array([[mpmath.mpf(float(v)) for v in row] for row in A], dtype=object)
+        E = Q.T.dot(Q) - np.eye(M, dtype=int)
+        assert max(abs(v) for v in E.reshape(-1)) <= eps
+        R = Am - Am.dot(Q).dot(Q.T)  # every row of A lies in the span
+        assert max(abs(v) for v in R.reshape(-1)) <= eps * max(1, max(abs(v) for v in Am.reshape(-1)))
+        P = Q.dot(Q.T)
+    P64 = Q64 @ Q64.T
+    assert np.abs(np.array(P, dtype=float) - P64).max() <= tol(15, K_ROUNDOFF + 2)  # float64's own error
+
+
+def test_formulas_rank_is_exact_not_a_threshold():
+    """A row that is a combination of others up to float64 rounding is independent of them as data
+    (exact rank M); a row that is an exact multiple (by a power of two) is not."""
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((5, 9))
+    near = np.vstack([A, 0.3 * A[0] + 0.7 * A[1]])      # rounded: not exactly dependent
+    exact = np.vstack([A, 2.0 * A[0], A[3]])             # exact duplicates
+    assert F.range_basis(near).shape[1] == 5              # float64: a threshold at eps·σ_max
+    Qn = F.range_basis(near, dps=DPS)
+    assert Qn.shape[1] == 6                               # exact rank of the float64 data
+    with workdps(DPS):  # cond ≈ 1e16: still orthonormal and spanning at DPS digits (precision raised inside)
+        eps = tol(DPS, K_ROUNDOFF)
+        Am = np.array([[mpmath.mpf(float(v)) for v in row] for row in near], dtype=object)
+        assert max(abs(v) for v in (Qn.T.dot(Qn) - np.eye(6, dtype=int)).reshape(-1)) <= eps
+        assert max(abs(v) for v in (Am - Am.dot(Qn).dot(Qn.T)).reshape(-1)) <= eps * max(abs(v) for v in Am.reshape(-1))
+    assert F.range_basis(exact, dps=DPS).shape[1] == 5
+    with workdps(DPS):
+        third = mpmath.mpf(1) / 3
+        Am = np.array([[third, 2 * third, mpmath.mpf(1)], [2 * third, 4 * third, mpmath.mpf(2)]], dtype=object)
+        assert F.range_basis(Am, dps=DPS).shape == (3, 1)  # mpf entries are taken exactly too
+    K = F.kernel_basis(exact)
+    assert K.shape == (9, 4) and np.abs(exact @ K).max() <= tol(15, K_ROUNDOFF + 1)
+
+
+def test_formulas_kernel_residual():
+    rng = np.random.default_rng(2)
+    A = rng.standard_normal((4, 10))
+    nu = rng.standard_normal(4)
+    h_in = A.T @ nu
+    h = rng.standard_normal(10)
+    num, den = F.kernel_residual(A, h_in)
+    assert num <= tol(15, K_ROUNDOFF) * den
+    Q = F.range_basis(A, dps=DPS)
+    with workdps(DPS):
+        Am = [[mpmath.mpf(float(v)) for v in row] for row in A]
+        hm = np.array([mpmath.fsum(Am[m][i] * mpmath.mpf(float(nu[m])) for m in range(4)) for i in range(10)],
+                      dtype=object)  # exactly in range(Aᵀ) to the working precision
+    num, den = F.kernel_residual(None, hm, dps=DPS, basis=Q)
+    assert isinstance(num, float) and num <= tol(DPS, K_ROUNDOFF) * den
+    a, b = F.kernel_residual(A, h, dps=DPS)
+    c, d = F.kernel_residual(A, h)
+    assert abs(a - c) <= tol(15, K_ROUNDOFF) * d and b == pytest.approx(d, rel=tol(15, K_ROUNDOFF))
+    assert F.kernel_residual(A, np.zeros(10)) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="dps"):
+        F.range_basis(A, dps=5)

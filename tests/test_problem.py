@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from numerics.config import FlowConfig
-from numerics.problem import Problem, generate
+from numerics._config import FlowConfig
+from numerics._problem import Problem, generate
 
 
 @given(seed=st.integers(0, 10_000), N=st.integers(3, 40), kind=st.sampled_from(["sparse_positive", "sparse_signed", "gaussian"]),
@@ -165,9 +165,9 @@ def test_scale_issues_say_what_to_rescale():
 
 
 def test_rescaled_rows_are_exact_and_keep_the_feasible_set():
-    from numerics.bregman import bregman_projection
-    from numerics.lp import l1_min
-    from numerics.precision import DPS_FLOAT64, K_SOLVE, tol
+    from numerics._bregman import bregman_projection
+    from numerics._lp import l1_min
+    from numerics._precision import DPS_FLOAT64, K_SOLVE, tol
 
     p = generate("sparse_positive", 20, 8, 2)
     d = np.logspace(-150, 150, 8)
@@ -189,3 +189,16 @@ def test_rescaled_rows_are_exact_and_keep_the_feasible_set():
     r2, _ = Problem(s.A * dd[:, None], s.y * dd).rescaled()
     x2 = bregman_projection(r2.A, r2.y, beta, 2).x
     np.testing.assert_allclose(x2, x1, rtol=0, atol=t * max(1.0, np.abs(x1).max()))
+
+
+def test_all_finite_is_exact_even_when_the_sum_overflows():
+    from numerics._problem import all_finite
+
+    big = np.full(4, 1e308)  # finite entries whose sum overflows
+    assert all_finite(big) and all_finite(np.zeros((0, 3)))
+    for bad in (np.inf, -np.inf, np.nan):
+        a = big.copy()
+        a[2] = bad
+        assert not all_finite(a)
+    assert not all_finite(np.array([np.inf, -np.inf]))  # inf − inf is nan, still caught
+    Problem(np.array([[1e308, 1e308]]), np.ones(1))  # accepted: every entry is finite

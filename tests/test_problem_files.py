@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-import numerics.problem as problem_module
-from numerics.problem import Problem, ProblemFileError, generate
+import numerics._problem as problem_module
+from numerics._problem import Problem, ProblemFileError, generate
 
 _P = generate("sparse_signed", 10, 4, 3)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import mpmath
@@ -10,10 +11,10 @@ import pytest
 from hypothesis import given, strategies as st
 
 from numerics import Status
-from numerics.config import FlowConfig
-from numerics.precision import DPS_FLOAT64, K_ROUNDOFF, K_SOLVE, tol, workdps
-from numerics.problem import generate
-from numerics.quantities import analyze, kernel_projector
+from numerics._config import FlowConfig
+from numerics._precision import DPS_FLOAT64, K_ROUNDOFF, K_SOLVE, tol, workdps
+from numerics._problem import generate
+from numerics._quantities import analyze, kernel_projector
 
 TOL = tol(DPS_FLOAT64, K_ROUNDOFF)
 
@@ -38,7 +39,7 @@ def test_rank_deficient_projector():
 
 
 def _limit(p, cfg):
-    from numerics.limit import limit_solve
+    from numerics._limit import limit_solve
     lr = limit_solve(p, cfg)
     assert lr.status is Status.CONVERGED, lr.message
     x = np.asarray(lr.x_inf, dtype=float)
@@ -47,7 +48,7 @@ def _limit(p, cfg):
 
 
 def test_analyze_against_closed_forms():
-    import numerics.limit  # noqa: F401  (a core module: a failed import fails the test)
+    import numerics._limit  # noqa: F401  (a core module: a failed import fails the test)
     p = generate("sparse_positive", 20, 8, 0)
     cfg = FlowConfig(L=2, r0=1.0, eta_r=0.3, eta_u=1.0)
     r, u = _limit(p, cfg)
@@ -64,7 +65,7 @@ def test_analyze_against_closed_forms():
 
 
 def test_signed_gap_uses_S_for_the_bound():
-    import numerics.limit  # noqa: F401  (a core module: a failed import fails the test)
+    import numerics._limit  # noqa: F401  (a core module: a failed import fails the test)
     p = generate("sparse_signed", 20, 8, 1)
     cfg = FlowConfig(L=3, r0=1.0, eta_r=0.5, eta_u=1.0)
     r, u = _limit(p, cfg)
@@ -114,7 +115,7 @@ PLANT_K = 5
 
 
 def _mp_limit(p, cfg, dps):
-    from numerics.limit import limit_solve
+    from numerics._limit import limit_solve
     lr = limit_solve(p, cfg, dps=dps)
     assert lr.status is Status.CONVERGED, lr.message
     with workdps(dps):
@@ -124,7 +125,7 @@ def _mp_limit(p, cfg, dps):
 
 @pytest.mark.parametrize("dps, L", [(30, 2), (40, 2), (30, 3)])
 def test_bregman_mismatch_is_at_dps_and_sees_a_planted_error(dps, L):
-    import numerics.limit  # noqa: F401  (a core module: a failed import fails the test)
+    import numerics._limit  # noqa: F401  (a core module: a failed import fails the test)
     p = generate("sparse_positive", 20, 8, 0)
     cfg = FlowConfig(L=L, r0=1, eta_r="0.3")
     lr, u = _mp_limit(p, cfg, dps)
@@ -132,8 +133,8 @@ def test_bregman_mismatch_is_at_dps_and_sees_a_planted_error(dps, L):
     assert rep.bregman_status is Status.CONVERGED
     assert rep.bregman_mismatch <= tol(dps, K_ROUNDOFF), rep.bregman_mismatch
     assert rep.invariant_residual <= tol(dps, K_ROUNDOFF), rep.invariant_residual
-    assert rep.precision["bregman_mismatch"] == dps and rep.precision["invariant_residual"] == dps
-    assert isinstance(rep.mp["bregman_mismatch"], mpmath.mpf)
+    assert rep.precision.bregman_mismatch == dps and rep.precision.invariant_residual == dps
+    assert isinstance(rep.mp.bregman_mismatch, mpmath.mpf)
     with workdps(dps):
         delta = mpmath.mpf(10) ** (-dps + PLANT_K)
         i = max(range(p.n), key=lambda j: lr.x_inf[j])
@@ -153,7 +154,7 @@ def test_bregman_mismatch_is_at_dps_and_sees_a_planted_error(dps, L):
 
 def test_dps_report_uses_the_exact_parameters():
     """log w₀ at dps from r₀ and u₀ given exactly, never via float64 (issue 12.1, issue 19)."""
-    import numerics.limit  # noqa: F401  (a core module: a failed import fails the test)
+    import numerics._limit  # noqa: F401  (a core module: a failed import fails the test)
     p = generate("sparse_positive", 20, 8, 0)
     dps = 40
     cfg = FlowConfig(L=2, r0="0.7", eta_r="0.3", u0=tuple(f"{k}/7" for k in range(1, 21)))
@@ -175,9 +176,9 @@ def test_dps_report_uses_the_exact_parameters():
 
 def test_gap_and_S_at_dps_use_the_polished_lp():
     """C7's S and the gap at dps: S = ‖w^L‖₁ in mpmath, minus the ℓ1 minimum certified at dps."""
-    import numerics.limit  # noqa: F401  (a core module: a failed import fails the test)
-    from numerics.lp import l1_min
-    from numerics.lp_polish import l1_polish_mp
+    import numerics._limit  # noqa: F401  (a core module: a failed import fails the test)
+    from numerics._lp import l1_min
+    from numerics._lp_polish import l1_polish_mp
 
     p = generate("sparse_positive", 20, 8, 0)
     dps = 30
@@ -191,18 +192,18 @@ def test_gap_and_S_at_dps_use_the_polished_lp():
         assert abs(rep.S - S) <= tol(dps, K_ROUNDOFF) * S
         gap = S - pol.value
         assert rep.l1_gap_S == pytest.approx(float(gap), rel=1e-12)
-    assert isinstance(rep.S, mpmath.mpf) and rep.precision["S"] == dps and rep.precision["l1_gap_S"] == dps
+    assert isinstance(rep.S, mpmath.mpf) and rep.precision.S == dps and rep.precision.l1_gap_S == dps
     with workdps(dps):
         # the gap is a small difference (~1e-14 here): float64 inputs would leave only ~2 digits of it
-        assert abs(rep.mp["l1_gap_S"] - gap) <= tol(dps, K_ROUNDOFF) * S
-        assert rep.mp["l1_gap_S"] >= -tol(dps, K_ROUNDOFF) * S  # S ≥ ‖z*‖₁ at dps, not a −2e-16 artefact
-    assert rep.l1_bound is not None and rep.precision["l1_bound"] == dps
+        assert abs(rep.mp.l1_gap_S - gap) <= tol(dps, K_ROUNDOFF) * S
+        assert rep.mp.l1_gap_S >= -tol(dps, K_ROUNDOFF) * S  # S ≥ ‖z*‖₁ at dps, not a −2e-16 artefact
+    assert rep.l1_bound is not None and rep.precision.l1_bound == dps
 
 
 def test_log_u_at_dps_and_json():
     import json
 
-    import numerics.limit  # noqa: F401  (a core module: a failed import fails the test)
+    import numerics._limit  # noqa: F401  (a core module: a failed import fails the test)
     p = generate("sparse_positive", 20, 8, 0)
     dps = 30
     cfg = FlowConfig(L=2, r0=1, eta_r="0.5")
@@ -217,14 +218,14 @@ def test_log_u_at_dps_and_json():
     with workdps(dps):
         assert abs(mpmath.mpf(doc["r_inf"]) - a.r_inf) <= tol(dps, K_ROUNDOFF)
     f = analyze(p, cfg, float(lr.r_inf), [float(v) for v in u])
-    assert set(f.precision.values()) <= {DPS_FLOAT64, None}
+    assert set(dataclasses.astuple(f.precision)) <= {DPS_FLOAT64, None} and f.mp is None
     json.dumps(f.as_dict())
 
 
 def test_float_path_reports_float64_precision():
     p = generate("sparse_positive", 20, 8, 0)
     rep = analyze(p, FlowConfig(L=2, r0=5.0, eta_r=0.3), 2.0, np.ones(p.n))
-    assert rep.precision["r_inf"] == DPS_FLOAT64 and rep.mp == {}
+    assert rep.precision.r_inf == DPS_FLOAT64 and rep.mp is None
 
 
 def test_dps_report_of_a_problem_in_units_of_1e_minus_10():
@@ -232,9 +233,9 @@ def test_dps_report_of_a_problem_in_units_of_1e_minus_10():
     scale by s.  The LP polish must certify the scaled ℓ1 minimum at dps (its thresholds are relative)."""
     from fractions import Fraction
 
-    from numerics.problem import Problem
+    from numerics._problem import Problem
 
-    import numerics.limit  # noqa: F401  (a core module: a failed import fails the test)
+    import numerics._limit  # noqa: F401  (a core module: a failed import fails the test)
     p = generate("sparse_positive", 20, 8, 0)
     s = Fraction(1, 2 ** 34)
     q = Problem(p.A, p.y * float(s), model=p.model)
@@ -245,13 +246,13 @@ def test_dps_report_of_a_problem_in_units_of_1e_minus_10():
     lrs, us = _mp_limit(q, cfgs, dps)
     a = analyze(p, cfg1, lr1.r_inf, u1, dps=dps)
     b = analyze(q, cfgs, lrs.r_inf, us, dps=dps)
-    assert b.precision["l1_opt"] == dps, b.message
+    assert b.precision.l1_opt == dps, b.message
     assert b.bregman_mismatch <= tol(dps, K_ROUNDOFF)
     with workdps(dps):
         sm = mpmath.mpf(s.numerator) / s.denominator
-        assert abs(b.mp["l1_opt"] - sm * a.mp["l1_opt"]) <= tol(dps, K_ROUNDOFF) * sm * a.mp["l1_opt"]
+        assert abs(b.mp.l1_opt - sm * a.mp.l1_opt) <= tol(dps, K_ROUNDOFF) * sm * a.mp.l1_opt
         # S and ρ come from the two limit solves, each accurate to tol(dps, K_SOLVE) relative
-        assert abs(b.mp["l1_gap_S"] - sm * a.mp["l1_gap_S"]) <= tol(dps, K_SOLVE) * sm * a.S
+        assert abs(b.mp.l1_gap_S - sm * a.mp.l1_gap_S) <= tol(dps, K_SOLVE) * sm * a.S
         assert abs(b.log_rho - a.log_rho) <= tol(dps, K_SOLVE) * abs(a.log_rho)
 
 
@@ -259,3 +260,38 @@ def test_analyze_refuses_too_few_digits():
     p = generate("sparse_positive", 20, 8, 0)
     with pytest.raises(ValueError, match="below the minimum"):
         analyze(p, FlowConfig(), 2.0, np.ones(p.n), dps=6)
+
+
+def test_analyze_flow_takes_the_faithful_final_state():
+    """analyze_flow reads log_u_final: a direction whose small components underflow float64 in u is
+    still analysed (the invariant residual is evaluated), and equals analyze(..., log_u=...)."""
+    import types
+
+    from numerics._quantities import analyze_flow
+
+    p = generate("sparse_positive", 12, 5, 3)
+    cfg = FlowConfig(L=2, r0=1.0, eta_r=0.5)
+    log_u = np.linspace(-900.0, 0.0, p.n)  # e^{-900} underflows: u_final has zeros
+    flow = types.SimpleNamespace(config=cfg, r_final=1.7, u_final=np.exp(log_u), log_u_final=log_u, dps=None)
+    assert np.any(flow.u_final == 0)
+    a = analyze_flow(p, flow)
+    b = analyze(p, cfg, 1.7, None, log_u=log_u)
+    assert math.isfinite(a.invariant_residual) and a.precision.invariant_residual == DPS_FLOAT64
+    assert a.invariant_residual == b.invariant_residual and a.log_rho == b.log_rho
+    c = analyze(p, cfg, 1.7, np.exp(log_u))  # without log u the zero components cannot be analysed
+    assert math.isnan(c.invariant_residual) and "zero components" in c.message
+    d = a.to_dict()
+    assert d["precision"]["invariant_residual"] == DPS_FLOAT64 and d["mp"] is None
+    assert isinstance(a.x_inf_eff, np.ndarray) and a.x_inf_eff.dtype == float
+
+
+@pytest.mark.parametrize("kind", ["sparse_positive", "sparse_signed"])
+def test_analyze_of_a_matrix_free_problem_says_to_use_dense(kind):
+    """A matrix-free (DCT) problem is refused with a ValueError naming problem.dense() (not an opaque
+    TypeError from converting the operator); the dense problem is analysed."""
+    p = generate(kind, 64, 12, 0, matrix="dct")
+    assert p.matrix_free
+    with pytest.raises(ValueError, match=r"problem\.dense\(\)"):
+        analyze(p, FlowConfig(), 2.0, np.ones(p.n))
+    report = analyze(p.dense(), FlowConfig(), 2.0, np.ones(p.n))
+    assert math.isfinite(report.log_rho)

@@ -9,11 +9,11 @@ import math
 import numpy as np
 import pytest
 
-from numerics.precision import DPS_FLOAT64, K_ACCUMULATED, tol
+from numerics._precision import DPS_FLOAT64, K_ACCUMULATED, tol
 from wnbias.cli import main
 from wnbias.experiments import EXPERIMENT_NAMES, get_experiment
 from wnbias.experiments.rate import fit_rate
-from wnbias.sweep import read_csv
+from wnbias.io import read_csv
 
 try:  # tests/ is on sys.path (rootdir conftest) under plain `pytest`; the package path under `python -m`
     from test_figures_account import check_every_run_accounted
@@ -100,6 +100,48 @@ def test_fit_rate_recovers_an_exponential_tail():
     assert math.isnan(fit_rate(k, np.ones_like(k, dtype=float), 1e-3)[0])  # never reaches the level
 
 
+def test_fit_rate_stops_at_the_runs_threshold():
+    """In a batch a finished run is recorded on, down to its rounding floor: the fit stops at the
+    first record at or below the run's threshold, or the flat floor would halve the rate."""
+    k = np.arange(0, 4000, 10)
+    rate = 5e-3
+    floor = np.where(k < 2500, np.exp(-rate * k), np.exp(-rate * 2500))  # flat after k = 2500
+    got, _, _ = fit_rate(k, floor, start_level=1e-1, end_level=np.exp(-rate * 2400))
+    assert abs(got - rate) <= tol(DPS_FLOAT64, K_ACCUMULATED) * rate
+    assert fit_rate(k, floor, start_level=1e-1)[0] < 0.9 * rate  # without the end level: biased low
+
+
+def test_pl_rate_is_twice_the_smallest_eigenvalue_of_A_D_P_D_At():
+    """rate.pl_rate against K = A D P D Aᵀ built with the n×n matrix P = η_r ūūᵀ + η_u r²(I − ūūᵀ)."""
+    from wnbias.experiments.rate import pl_rate
+
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((5, 12)) / np.sqrt(5)
+    w = rng.uniform(0.2, 1.5, 12)
+    for L, eta_r, eta_u in ((2, 0.3, 1.0), (3, 4.0, 0.5)):
+        r = np.linalg.norm(w)
+        ub = w / r
+        P = eta_r * np.outer(ub, ub) + eta_u * r * r * (np.eye(12) - np.outer(ub, ub))
+        D = np.diag(L * w ** (L - 1))
+        K = A @ D @ P @ D @ A.T
+        want = 2 * np.linalg.eigvalsh(K)[0]
+        assert abs(pl_rate(A, w, L, eta_r, eta_u) - want) <= tol(DPS_FLOAT64, K_ACCUMULATED) * np.linalg.norm(K, 2)
+    assert pl_rate(A, np.r_[w[:-1], np.nan], 2, 1.0) != pl_rate(A, np.r_[w[:-1], np.nan], 2, 1.0)  # nan
+
+
+def test_convergence_L_saves_each_miss_as_a_sweep_file_that_reruns_it(tmp_path):
+    from wnbias.experiments.convergence_L import miss_toml, sweep_config, settings
+    from wnbias.sweep import expand, load_config, task_key
+
+    spec = expand(sweep_config(settings(quick=True)))
+    params = spec.params[0]
+    path = tmp_path / "miss.toml"
+    path.write_text(miss_toml(spec.task, params))
+    again = load_config(path)
+    assert len(again) == 1 and again.params[0] == params
+    assert task_key(again.task, again.params[0]) == task_key(spec.task, params)
+
+
 def test_bad_names_and_seeds_exit_2(tmp_path, capsys):
     assert main(["reproduce", "no_such_experiment", "--out", str(tmp_path)]) == 2
     assert "unknown experiment" in capsys.readouterr().err
@@ -129,7 +171,9 @@ def test_unique_names_keeps_the_first_of_each():
 
 
 def test_check_output_dir_refuses_a_file_an_unwritable_dir_and_a_dir_in_place_of_an_output(tmp_path):
-    from wnbias.experiments import OutputDirError, check_output_dir, output_files
+    from wnbias.errors import UsageError as OutputDirError
+    from wnbias.experiments import output_files
+    from wnbias.io import check_output_dir
 
     made = check_output_dir(tmp_path / "new" / "sub", files=output_files(["rate"]))
     assert made.is_dir() and not list(made.iterdir())  # the probe file is gone
@@ -184,12 +228,12 @@ def test_reproduce_runs_a_repeated_name_once(tmp_path):
 def test_reproduce_that_cannot_write_its_results_exits_3_and_prints_them(tmp_path, capsys, monkeypatch):
     import errno
 
-    import wnbias.sweep
+    import wnbias.io
 
-    def disk_full(rows, path):
+    def disk_full(path, rows, header=None):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(wnbias.sweep, "write_csv", disk_full)  # save_outputs writes the CSV through it
+    monkeypatch.setattr(wnbias.io, "write_csv", disk_full)  # save_outputs writes the CSV through it
     rc = main(["reproduce", "rate", "--quick", "--out", str(tmp_path), "--no-progress"])
     out, err = capsys.readouterr()
     assert rc == 3 and "No space left on device" in out + err and "Traceback" not in out + err

@@ -8,9 +8,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from numerics.config import FlowConfig
-from numerics.precision import DPS_FLOAT64, K_SOLVE, tol
-from numerics.problem import Problem
+from numerics._config import FlowConfig
+from numerics._precision import DPS_FLOAT64, K_SOLVE, tol
+from numerics._problem import Problem
 from wnbias import sharpness as S
 from wnbias.claims.tight_cases import PLANTED_FAILS, TIGHT_CASES, TightCase
 
@@ -85,7 +85,7 @@ def test_issue_example_of_the_false_l2_claim():
 
 def test_ceiling_two_over_L_on_drawn_problems():
     """gap/bound ≤ 2/L for L > 2 (the identity in lgt2_ceiling's docstring), on drawn problems."""
-    from numerics.problem import generate
+    from numerics._problem import generate
 
     seen = 0
     for seed in range(6):

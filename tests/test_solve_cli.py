@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from numerics.problem import generate
+from numerics import generate
 from wnbias.cli import main
 
 SMALL = ["--generate", "sparse_positive", "--N", "12", "--M", "5", "--seed", "1", "--no-progress"]
@@ -34,6 +34,35 @@ def test_converged_run_reports_everything(tmp_path, capsys):
     assert json.loads((tmp_path / "o2.json").read_text())["r_inf"] == pytest.approx(d["r_inf"], rel=1e-12)
 
 
+def test_json_blocks_are_the_results_to_dict(tmp_path, capsys):
+    """Each block is its result's own to_dict() (named fields, no free-form extras), and the
+    analysis of the end point is there only when the flow converged."""
+    import numerics
+
+    out = tmp_path / "o.json"
+    assert main(["solve", *SMALL, "--eta-r", "0.5", "--time-limit", "60", "--json", str(out)]) == 0
+    d = json.loads(out.read_text())
+    fb = d["flow64"]
+    problem = generate("sparse_positive", 12, 5, 1)
+    flow = numerics.integrate(problem, numerics.FlowConfig(eta_r="0.5"))
+    assert set(flow.to_dict()) <= set(fb)
+    assert "extras" not in d and fb["role"] == "product" and fb["dps"] is None
+    assert fb["r_final"] == pytest.approx(float(flow.r_final), rel=1e-9)
+    assert fb["analysis"]["r_inf"] == d["r_inf"] and fb["analysis"]["l1_bound"] == d["l1_bound"]
+    assert d["parameters"]["time_limit"] == 60.0
+    out2 = tmp_path / "o2.json"
+    assert main(["solve", *SMALL, "--L", "3", "--t-max", "1", "--json", str(out2)]) == 1
+    assert json.loads(out2.read_text())["flow64"]["analysis"] is None
+
+
+def test_progress_line_on_stderr_does_not_disturb_the_result(tmp_path, capsys):
+    out = tmp_path / "o.json"
+    rc = main(["solve", *SMALL[:-1], "--eta-r", "0.5", "--json", str(out)])  # progress on (rich, stderr)
+    err = capsys.readouterr().err
+    assert rc == 0 and json.loads(out.read_text())["status"] == "converged"
+    assert "Traceback" not in err
+
+
 def test_not_converged_has_no_limit_fields(tmp_path):
     out = tmp_path / "o.json"
     rc = main(["solve", *SMALL, "--L", "3", "--eta-r", "0.1", "--t-max", "1", "--json", str(out)])
@@ -56,13 +85,30 @@ def test_inconsistent_positive(tmp_path):
 
 
 def test_limit_option(tmp_path):
-    pytest.importorskip("numerics.limit")
     out = tmp_path / "o.json"
-    rc = main(["solve", *SMALL, "--eta-r", "0.5", "--limit", "--json", str(out)])
+    rc = main(["solve", *SMALL, "--eta-r", "0.5", "--limit", "--t-max", "1e6", "--json", str(out)])
     d = json.loads(out.read_text())
-    assert rc == 0 and d["limit_solver"]["status"] == "converged"
+    assert rc == 0 and d["limit_solver"]["status"] == "converged" and d["flow64"]["status"] == "converged"
     # two independent routes to r_inf: integration and the scalar equation of docs/math.md §4
     assert abs(d["limit_solver"]["r_inf_flow_minus_solver"]) <= 1e-6 * d["r_inf"]
+
+
+def test_limit_mode_flows_are_a_short_cross_check_of_each_other(tmp_path, capsys):
+    """Issue 16: with --limit the limit solver is the product; both flows only run to a short horizon
+    (no 1e6 integration), where the float64 and the Taylor flow are compared at the same time T."""
+    from wnbias.commands.solve import CROSS_CHECK_T
+
+    out = tmp_path / "o.json"
+    rc = main(["solve", *SMALL, "--eta-r", "0.5", "--limit", "--dps", "20", "--json", str(out)])
+    d = json.loads(out.read_text())
+    assert rc == 0 and d["product"] == "limit_solver"
+    assert d["flow64"]["t_max"] == d["high_precision"]["t_max"] == CROSS_CHECK_T == d["parameters"]["t_max"]
+    assert d["flow64"]["t_final"] == pytest.approx(CROSS_CHECK_T)
+    cc = d["cross_check"]
+    assert cc["flows_t"] == pytest.approx(CROSS_CHECK_T)
+    assert abs(cc["r_flow64_minus_taylor"]) <= 1e-8 * d["flow64"]["r_final"]   # float64 rtol 1e-10, amplified
+    assert d["limit_solver"]["r_inf_flow_minus_solver"] is None   # the float64 flow was not run to its limit
+    assert "float64 flow − Taylor flow" in capsys.readouterr().out
 
 
 def _files(tmp_path):
@@ -99,6 +145,11 @@ BAD = [
     (["--generate", "sparse_positive", "--N", "eight", "--M", "3"], "--N"),
     (["--generate", "sparse_positive", "--N", "8", "--M", "3", "--t-max", "inf"], "--t-max"),
     (["--generate", "sparse_positive", "--N", "8", "--M", "3", "--dps", "0"], "--dps"),
+    (["--generate", "sparse_positive", "--N", "8", "--M", "3", "--dps", "15"], "--dps"),
+    (["--generate", "sparse_positive", "--N", "8", "--M", "3", "--rtol", "1"], "--rtol"),
+    (["--generate", "sparse_positive", "--N", "8", "--M", "3", "--time-limit", "-1"], "--time-limit"),
+    (["--generate", "sparse_positive", "--N", "8", "--M", "3", "--seed", "-1"], "--seed"),
+    (["--generate", "sparse_positive", "--N", "8", "--M", "3", "--matrix", "lattice"], "--matrix"),
     ([], "problem source"),
     (["--generate", "sparse_positive", "--N", "8", "--M", "3", "--problem", "{d}/x.npz"], "problem source"),
 ]
@@ -124,7 +175,7 @@ def test_console_script_subprocess(tmp_path):
 
 
 def test_dps_option_dispatches_to_the_mp_integrator(tmp_path):
-    pytest.importorskip("numerics.taylor")
+    pytest.importorskip("numerics._taylor")
     out = tmp_path / "o.json"
     rc = main(["solve", "--generate", "sparse_positive", "--N", "5", "--M", "2", "--eta-r", "0.5", "--t-max", "0.5",
                "--dps", "20", "--no-progress", "--json", str(out)])
@@ -140,11 +191,11 @@ def test_dps_option_dispatches_to_the_mp_integrator(tmp_path):
     assert float(hp["r_final"]) == pytest.approx(d["flow64"]["r_final"], rel=1e-8)
 
 
-def test_jsonio_conversions():
+def test_io_conversions():
     import mpmath
 
-    from wnbias.jsonio import dumps, mp_str, to_jsonable
     from numerics import Status
+    from wnbias.io import dumps, mp_str, to_jsonable
 
     with mpmath.workdps(40):
         third = mpmath.mpf(1) / 3
@@ -156,7 +207,7 @@ def test_jsonio_conversions():
 
 # -- --limit --certify (issue 14; docs/certify.md) -------------------------------------------------
 def test_limit_certify_prints_the_enclosures_and_the_json_balls_contain_the_limit(tmp_path, capsys):
-    from numerics import certify as C
+    from numerics import _certify as C
 
     out = tmp_path / "c.json"
     rc = main(["solve", *SMALL, "--L", "2", "--eta-r", "0.3", "--limit", "--dps", "40", "--certify",

@@ -12,11 +12,11 @@ import time
 import pytest
 
 from wnbias.cli import main
+from wnbias.io import read_csv
 from wnbias.sweep import (
     expand,
     load_records,
     make_record,
-    read_csv,
     read_record,
     run_sweep,
     task_key,
@@ -253,8 +253,8 @@ def _limit_digits(eta_tilde: str, r0: str, dps: int) -> str:
 
     import mpmath
 
-    from numerics.config import FlowConfig
-    from numerics.limit import limit_solve
+    from numerics._config import FlowConfig
+    from numerics._limit import limit_solve
     from wnbias.experiments._common import make_problem
 
     res = limit_solve(make_problem("sparse", 12, 4, 0, k=1), FlowConfig(L=2, r0=r0, eta_r=eta_tilde, eta_u=1), dps=dps)

@@ -18,7 +18,7 @@ from hypothesis import example, given, strategies as st
 from scipy.optimize import linprog
 
 from numerics import _derived as D
-from numerics.precision import DPS_FLOAT64, K_SOLVE, tol, workdps
+from numerics._precision import DPS_FLOAT64, K_SOLVE, tol, workdps
 from theory import bounds
 
 

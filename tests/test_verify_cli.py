@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from numerics.problem import generate
+from numerics._problem import generate
 from wnbias.claims import registry
 from wnbias.claims.registry import FAIL, Case, Claim, Row
 from wnbias.cli import main
@@ -81,8 +81,8 @@ def test_report_writes_markdown_and_figures(tmp_path):
 
 # -- --certify (issue 14; docs/certify.md) -------------------------------------------------------
 def test_certify_adds_certified_rows_a_certificate_column_and_json_balls(tmp_path, capsys):
-    from numerics import certify as C
-    from numerics.limit import limit_solve
+    from numerics import _certify as C
+    from numerics._limit import limit_solve
     from wnbias.claims import limits
 
     out = tmp_path / "rows.json"
@@ -126,3 +126,33 @@ def test_a_certified_fail_counts_as_a_fail():
 def test_certify_without_a_certifiable_claim_is_bad_input(capsys):
     assert main(["verify", "--quick", "--claims", "C1", "--certify", "--no-progress"]) == 2
     assert "--certify" in capsys.readouterr().err
+
+
+def test_verify_function_returns_the_rows_of_the_command():
+    """The plain function behind ``wnbias verify`` (re-exported as ``wnbias.verify``)."""
+    from wnbias.commands.verify import VerifyResult, verify
+
+    res = verify(["C1", "C10"], level="quick")
+    assert isinstance(res, VerifyResult) and res.claims == ("C1", "C10")
+    assert res.rows and {r.claim for r in res.rows} == {"C1", "C10"}
+    assert res.ok and res.exit_status() == 0 and res.summary() == f"{len(res.rows)} PASS, 0 FAIL, 0 SKIP"
+    assert res.to_dict()["rows"][0]["claim"] == "C1"
+    prob = generate("sparse_positive", 6, 3, 0)
+    one = verify("C1", problem=prob)
+    assert len(one.rows) == 1 and one.level == "problem" and one.rows[0].verdict == "PASS"
+    for bad in (dict(claims="C99"), dict(claims=",,"), dict(dps=10), dict(level="huge"), dict(model="tensor")):
+        with pytest.raises(ValueError):
+            verify(**bad)
+
+
+def test_verify_function_fails_as_a_row_not_an_exception(monkeypatch):
+    from wnbias.commands.verify import verify
+
+    def check(problem, config, dps, **kw):
+        return Row("CF", "", 2.0, 1.0, FAIL, "planted failure")
+
+    registry.all_claims()
+    monkeypatch.setitem(registry._REGISTRY, "CF", Claim("CF", "a failing claim", "1 \\le 0", "§0", check,
+                                                        lambda level: [Case("none", None, None, None)], "none"))
+    res = verify("CF")
+    assert not res.ok and res.exit_status() == 1 and res.counts["FAIL"] == 1

@@ -24,7 +24,7 @@ import sys
 from typing import Sequence
 
 from wnbias import __version__
-from wnbias.errors import EXIT_CANNOT_RUN, EXIT_INTERRUPTED, EXIT_USAGE, CannotRun, UsageError
+from wnbias.errors import EXIT_CANNOT_RUN, EXIT_INTERRUPTED, EXIT_USAGE, CannotRun, MachineryMissing, UsageError
 
 # -- argument types shared by the commands -------------------------------------------------
 
@@ -32,14 +32,14 @@ from wnbias.errors import EXIT_CANNOT_RUN, EXIT_INTERRUPTED, EXIT_USAGE, CannotR
 def exact_number(*, positive: bool = True):
     """An argparse ``type=`` for a flow parameter that keeps the string the user typed.
 
-    The text must be a finite real number as :func:`numerics.config.exact_value` reads it
+    The text must be a finite real number as :func:`numerics._config.exact_value` reads it
     (a decimal such as ``0.1``, a rational ``1/3``, a ``float.hex`` string) whose float64
     rounding is a normal number; the *string* is returned, so that ``FlowConfig`` keeps the
     value exactly (``--eta-r 0.1`` is one tenth, docs/math.md §2).
     """
 
     def parse(text: str) -> str:
-        from numerics.config import exact_value
+        from numerics._config import exact_value
 
         try:
             q = exact_value(text, "value")
@@ -83,6 +83,24 @@ def int_at_least(minimum: int, what: str = "an integer"):
     return parse
 
 
+def positive_float(*, below: float | None = None):
+    """An argparse ``type=`` for a finite float ``> 0`` (and ``< below`` if given)."""
+
+    def parse(text: str) -> float:
+        try:
+            v = float(str(text).strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}") from None
+        if not (v == v and abs(v) != float("inf")) or v <= 0:
+            raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+        if below is not None and not v < below:
+            raise argparse.ArgumentTypeError(f"must be < {below:g}, got {text!r}")
+        return v
+
+    parse.__name__ = "number"
+    return parse
+
+
 COMMANDS = ("verify", "derive", "solve", "falsify", "sharpness", "reproduce", "sweep")
 
 
@@ -106,7 +124,11 @@ def _load(name: str):
         return None, f"{type(exc).__name__}: {exc}"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(broken: dict | None = None) -> argparse.ArgumentParser:
+    """The parser of every command.  A command module that cannot be imported (or whose options
+    cannot be built) is kept as an *unavailable* command: running it exits 3 naming the module,
+    and ``broken`` (if given) receives ``{name: why}`` so that :func:`main` warns about it."""
+    broken = {} if broken is None else broken
     parser = _Parser(
         prog="wnbias",
         description="Derive and verify the theory of implicit regularisation via weight normalisation.",
@@ -118,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         mod, why = _load(name)
         if mod is None:
+            broken[name] = why
             p = sub.add_parser(name, help=f"(unavailable: {why})", add_help=False)
             p.add_argument("rest", nargs=argparse.REMAINDER)
             p.set_defaults(_run=_unavailable_runner(name, why))
@@ -128,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
             mod.add_arguments(p)
         except Exception as exc:  # its options could not be built: unavailable, not dropped
             why = f"{type(exc).__name__}: {exc}"
+            broken[name] = why
             p.add_argument("rest", nargs=argparse.REMAINDER)
             p.set_defaults(_run=_unavailable_runner(name, why))
             continue
@@ -192,10 +216,6 @@ def _tolerant_encoding(stream) -> None:
             pass
 
 
-def _machinery_missing(exc: BaseException) -> bool:
-    return type(exc).__name__ == "MachineryMissing" and hasattr(exc, "module")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         _tolerant_encoding(stream)
@@ -211,7 +231,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv) -> int:
-    parser = build_parser()
+    broken: dict = {}
+    parser = build_parser(broken)
+    for name, why in broken.items():  # loud, every time: never a silently missing command
+        print(f"wnbias: warning: the command module wnbias.commands.{name} could not be loaded ({why}); "
+              f"'wnbias {name}' exits {EXIT_CANNOT_RUN}", file=sys.stderr)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error (already printed)
@@ -231,9 +255,7 @@ def _main(argv) -> int:
     except CannotRun as exc:
         print(f"wnbias {args.command}: cannot run: {exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN
-    except RuntimeError as exc:
-        if not _machinery_missing(exc):
-            raise
+    except MachineryMissing as exc:
         print(f"wnbias {args.command}: cannot run: missing machinery: {exc.module} ({exc})", file=sys.stderr)
         return EXIT_CANNOT_RUN
     except MemoryError as exc:

@@ -7,7 +7,6 @@ says how many FAILs are certified, and the JSON carries the balls as mid/rad str
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from pathlib import Path
@@ -129,19 +128,13 @@ def document(rows: Sequence, meta: Optional[dict] = None) -> dict:
 
 
 def write_json(rows: Sequence, path, meta: Optional[dict] = None):
-    """Write :func:`document` to ``path`` (``"-"``: standard output)."""
-    import sys
+    """Write :func:`document` to ``path`` (``"-"``: standard output) by :func:`wnbias.io.write_json`
+    (strict JSON, atomic); a missing parent directory is created."""
+    from wnbias import io
 
-    text = json.dumps(document(rows, meta), indent=1, allow_nan=False)
-    if str(path) == "-":
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
-        return "-"
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
+    if str(path) != "-":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return io.write_json(path, document(rows, meta), indent=1)
 
 
 # -- markdown report with figures ---------------------------------------------------------

@@ -4,12 +4,12 @@ The §5 bound (claim C6, docs/math.md §5) says ``S − ‖z*‖₁ ≤ bound`` 
 ``z*`` the ℓ1 minimiser.  :func:`search` maximises ``gap/bound`` over small problems
 (``M = 1, 2``; ``N = 2 … 4``; positive and signed models), ``r₀`` and ``η̃`` at a fixed depth ``L``:
 seeded random starts over each problem shape, then bounded Nelder–Mead from the best starts,
-all in float64 (``numerics.limit.limit_solve`` for ``x_∞``, ``numerics.lp.l1_min`` for ``z*``,
-``numerics.quantities.l1_bound_from_log_alpha`` for the bound, with ``α_eff`` entering through
+all in float64 (``numerics._limit.limit_solve`` for ``x_∞``, ``numerics._lp.l1_min`` for ``z*``,
+``numerics._quantities.l1_bound_from_log_alpha`` for the bound, with ``α_eff`` entering through
 its logarithm so that no magnification overflows).  The best point is rounded to short decimal
 parameters (so that its exact values are the strings kept) and re-checked at ``dps = 30``
 (:func:`c6_point` with ``dps=30``: the limit solved at 30 digits, the LP solution polished at 30
-digits by ``numerics.lp_polish.l1_polish_mp``).
+digits by ``numerics._lp_polish.l1_polish_mp``).
 
 The search is deterministic for a seed: it runs one fixed sequence of evaluations, and a time
 budget stops it after a prefix of that sequence (the number of evaluations is reported, and
@@ -31,8 +31,8 @@ from typing import Callable, Optional
 import numpy as np
 
 from numerics._status import NumericalError, Status
-from numerics.config import FlowConfig
-from numerics.problem import Problem
+from numerics._config import FlowConfig
+from numerics._problem import Problem
 
 RECHECK_DPS = 30
 """Precision of the re-check of the best point (docs/math.md §5)."""
@@ -119,9 +119,10 @@ def c6_point(problem: Problem, config: FlowConfig, *, dps: Optional[int] = None,
     Where the bound is not defined (``L = 2`` with ``α_eff ≥ 1``) the point is ``ok=False``, unless
     ``require_bound=False``: then it is ``ok`` with ``bound`` and ``ratio`` nan (the gap alone, for a
     variant such as ``false-L2`` that does not use the bound)."""
-    from numerics.limit import limit_solve
-    from numerics.precision import DPS_FLOAT64, workdps
-    from numerics.quantities import l1_bound_from_log_alpha
+    from numerics import _formulas as F
+    from numerics._limit import limit_solve
+    from numerics._precision import DPS_FLOAT64, workdps
+    from numerics._quantities import l1_bound_from_log_alpha
 
     L, n = config.L, problem.n
     if config.rates != "constant":
@@ -148,8 +149,8 @@ def c6_point(problem: Problem, config: FlowConfig, *, dps: Optional[int] = None,
         S, Z, gap = g["S"], g["l1_opt"], g["gap"]
         r = float(lim.r_inf)
         r0, et = config.r0, config.eta_tilde
-        log_rho = math.log(r0 / r) + (r * r - r0 * r0) / (2.0 * et)
-        log_alpha = math.log(r0) - 0.5 * math.log(n) - log_rho
+        log_rho = float(F.log_rho(r, float(r0), float(et)))
+        log_alpha = float(F.log_alpha_eff(float(r0), n, log_rho))
         bound = l1_bound_from_log_alpha(L, Z, S, n, log_alpha, dps=2 * DPS_FLOAT64)
         r_f, S_f, Z_f, la_f = r, S, Z, log_alpha
     else:
@@ -159,8 +160,8 @@ def c6_point(problem: Problem, config: FlowConfig, *, dps: Optional[int] = None,
             S, Z = g["S_mp"], g["l1_opt_mp"]
             r = mpmath.mpf(lim.r_inf)
             r0, et = _mp(config, "r0"), _mp(config, "eta_tilde")
-            log_rho = mpmath.log(r0 / r) + (r * r - r0 * r0) / (2 * et)
-            log_alpha = mpmath.log(r0) - mpmath.log(n) / 2 - log_rho
+            log_rho = F.log_rho(r, r0, et)
+            log_alpha = F.log_alpha_eff(r0, mpmath.mpf(n), log_rho)
             bound = l1_bound_from_log_alpha(L, Z, S, n, log_alpha, dps=dps)
             r_f, S_f, Z_f, la_f, gap = float(r), float(S), float(Z), float(log_alpha), float(g["gap_mp"])
     if bound is None:
@@ -474,11 +475,7 @@ def search(claim: str = "C6", L: int = 2, *, budget: Optional[float] = 60.0, see
 
 def result_record(res: SearchResult) -> dict:
     """A JSON-able record of a search: exact parameters, ratios, versions (``wnbias sharpness``)."""
-    import platform
-
-    import scipy
-
-    import wnbias
+    from wnbias.io import versions
 
     def pt(p):
         return None if p is None else p.as_dict()
@@ -496,8 +493,7 @@ def result_record(res: SearchResult) -> dict:
                                                       "y": res.problem.y.tolist()},
         "config": None if res.config is None else res.config.as_dict(),
         "point_float64": pt(res.point64), "point_recheck": pt(res.recheck),
-        "versions": {"wnbias": getattr(wnbias, "__version__", "?"), "numpy": np.__version__,
-                     "scipy": scipy.__version__, "python": platform.python_version()},
+        "versions": versions(),
         "spec": "docs/math.md §5",
     }
     return rec

@@ -1,6 +1,6 @@
 """Sweeps: many independent tasks, each result kept as its own atomic JSON record.
 
-A sweep is a registered task function (see :data:`wnbias.experiments.TASKS`) and a list of
+A sweep is a registered task function (see :data:`wnbias.experiments.tasks.REGISTRY`) and a list of
 parameter dicts built from a TOML file (fixed values, a cartesian grid and/or random draws).
 Every finished task is written as ``records/<key>.json``, where ``key`` is a hash of the task
 name and its parameters; the file is written to a temporary name and moved into place with
@@ -8,9 +8,10 @@ name and its parameters; the file is written to a temporary name and moved into 
 record, so an interrupted sweep (killed, Ctrl-C, a lost worker) loses no finished task.  A
 record that does not parse, lacks a field, or fails its checksum is recomputed.
 
-Backends share one interface (``submit``/``as_completed``/``close``): local processes
-(:class:`concurrent.futures.ProcessPoolExecutor`, the default) and Dask distributed (an
-existing scheduler address, or a ``LocalCluster`` started here).  Records are written by the
+One backend, :class:`ExecutorBackend`, over a :class:`concurrent.futures.Executor`: local
+processes (``ProcessPoolExecutor``, the default) or Dask distributed
+(``distributed.Client.get_executor()``, itself a ``concurrent.futures.Executor``; an existing
+scheduler address, or a ``LocalCluster`` started here).  Records are written by the
 process that runs the sweep, never by workers, so a remote Dask cluster needs no shared disk.
 
 The TOML file::
@@ -61,12 +62,13 @@ import platform
 import re
 import socket
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
+
+from wnbias.io import atomic_write, canonical, probe_writable, to_jsonable, versions, write_csv as _io_write_csv
 
 SCHEMA = 1
 RECORD_FIELDS = ("schema", "task", "key", "params", "result", "error", "versions", "timing", "checksum")
@@ -273,7 +275,7 @@ def expand(config: dict, *, force: bool = False, max_tasks: int = MAX_TASKS) -> 
     """
     import numpy as np
 
-    from wnbias.experiments import TASKS
+    from wnbias.experiments.tasks import REGISTRY as TASKS
 
     if not isinstance(config, dict):
         raise SweepInputError("the sweep config must be a TOML table")
@@ -402,7 +404,7 @@ def load_config(path, *, force: bool = False) -> SweepSpec:
 # records
 # --------------------------------------------------------------------------------------
 def _canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return canonical(obj)
 
 
 def task_key(task: str, params: dict) -> str:
@@ -415,27 +417,19 @@ def _checksum(record: dict) -> str:
     return hashlib.sha256(_canonical(body).encode()).hexdigest()
 
 
-def versions() -> dict:
-    """Versions of the software a record was computed with."""
-    import numpy
-    import scipy
-
-    from wnbias import __version__
-
-    return {"wnbias": __version__, "python": platform.python_version(), "numpy": numpy.__version__, "scipy": scipy.__version__}
-
-
 def make_record(task: str, params: dict, outcome: dict) -> dict:
+    """The record of one finished task: strict JSON (the one policy of :mod:`wnbias.io`: a NaN in
+    a result is ``null``), with its key and checksum."""
     rec = {
         "schema": SCHEMA,
         "task": task,
         "key": task_key(task, params),
         "params": params,
         "seed": params.get("seed"),
-        "result": outcome.get("result"),
+        "result": to_jsonable(outcome.get("result")),
         "error": outcome.get("error"),
         "versions": outcome.get("versions") or versions(),
-        "timing": outcome.get("timing", {}),
+        "timing": to_jsonable(outcome.get("timing", {})),
     }
     rec["checksum"] = _checksum(rec)
     return rec
@@ -445,21 +439,8 @@ def write_record(directory, record: dict) -> Path:
     """Write ``record`` as ``directory/<key>.json`` atomically (temp file, fsync, os.replace)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    final = directory / f"{record['key']}.json"
-    fd, tmp = _unique_temp(final)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(json.dumps(record, sort_keys=True, indent=1, allow_nan=True))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return final
+    text = json.dumps(record, sort_keys=True, indent=1, allow_nan=False)
+    return atomic_write(directory / f"{record['key']}.json", lambda fh: fh.write(text), fsync=True)
 
 
 def read_record(path) -> Optional[dict]:
@@ -523,81 +504,9 @@ def load_records(directory, *, task: Optional[str] = None, include_errors: bool 
 
 
 def write_csv(rows: Sequence[dict], path) -> Path:
-    """Write rows (dicts) as CSV with the union of their columns; lists become JSON text."""
-    path = Path(path)
-    cols: list[str] = []
-    for r in rows:
-        for k in r:
-            if k not in cols:
-                cols.append(k)
-    atomic_write(path, lambda fh: _csv_rows(fh, cols, rows), newline="")
-    return path
-
-
-def _csv_rows(fh, cols, rows) -> None:
-    import csv
-
-    w = csv.DictWriter(fh, fieldnames=cols)
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()})
-
-
-def _unique_temp(final: Path) -> tuple[int, str]:
-    """Create ``.<name>.<pid>.<random>.tmp`` next to ``final`` (exclusive create, mode 0666 less
-    the umask, as a plain ``open`` would give the final file)."""
-    import secrets
-
-    for _ in range(100):
-        tmp = final.with_name(f".{final.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), str(tmp)
-        except FileExistsError:  # pragma: no cover - 32 random bits
-            continue
-    raise FileExistsError(f"no free temporary name next to {final}")  # pragma: no cover
-
-
-def atomic_write(path: Path, write: Callable, mode: str = "w", **open_kw) -> None:
-    """Write ``path`` through a temporary file unique to this process (same directory), then
-    ``os.replace``: readers see the old file or the new one, and two processes never share a
-    temporary name.  ``write(fh)`` writes to the open temporary file (``mode`` ``"w"`` or ``"wb"``)."""
-    path = Path(path)
-    fd, tmp = _unique_temp(path)
-    try:
-        with os.fdopen(fd, mode, **open_kw) as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def read_csv(path) -> list[dict]:
-    """Read a CSV written by :func:`write_csv`: numbers come back as int/float, ``True``/``False``
-    as booleans, empty cells as ``None``; everything else (and every ``exact.*`` and ``*_digits``
-    column) stays text."""
-    import csv
-
-    def conv(s: str):
-        if s == "":
-            return None
-        if s in ("True", "False"):
-            return s == "True"
-        for f in (int, float):
-            try:
-                return f(s)
-            except ValueError:
-                pass
-        return s
-
-    def text(k: str) -> bool:  # exact decimal strings and many-digit values: kept as text
-        return k.startswith("exact.") or k.endswith("_digits")
-
-    with open(path, newline="") as fh:
-        return [{k: (v if text(k) else conv(v)) for k, v in row.items()} for row in csv.DictReader(fh)]
+    """Write rows (dicts) as CSV with the union of their columns (:func:`wnbias.io.write_csv`,
+    which takes ``(path, rows)``; this order is the sweep's own, kept for its callers)."""
+    return _io_write_csv(path, rows)
 
 
 # --------------------------------------------------------------------------------------
@@ -607,7 +516,7 @@ def execute_task(task: str, params: dict) -> dict:
     """Run one registered task (in a worker).  Never raises for an error inside the task."""
     import traceback
 
-    from wnbias.experiments import TASKS
+    from wnbias.experiments.tasks import REGISTRY as TASKS
 
     start = time.time()
     t0 = time.perf_counter()
@@ -629,12 +538,8 @@ def execute_task(task: str, params: dict) -> dict:
 def _one_blas_thread():
     """One BLAS thread while a task runs, on every backend: the same summation order, hence
     bit-identical results from local processes and Dask workers (and no oversubscription)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        import contextlib
+    from threadpoolctl import threadpool_limits
 
-        return contextlib.nullcontext()
     return threadpool_limits(1)
 
 
@@ -701,43 +606,67 @@ def _watch_sweep(sweep_pid: int, pidfd: Optional[int], ppid: int) -> None:
     os._exit(1)
 
 
-class LocalBackend:
-    """Local worker processes (``ProcessPoolExecutor``, forkserver start on Linux); the workers
-    exit when the sweep process dies (:func:`_worker_init`)."""
+class ExecutorBackend:
+    """The one backend: a :class:`concurrent.futures.Executor` (``submit``; its futures are
+    waited on with :func:`concurrent.futures.wait`) and what to close after it.
 
-    name = "local"
+    :func:`local_backend` gives a ``ProcessPoolExecutor`` (forkserver start on Linux; the workers
+    exit when the sweep process dies, :func:`_worker_init`); :func:`dask_backend` gives
+    ``distributed.Client.get_executor()``, which is already a ``concurrent.futures.Executor``."""
 
-    def __init__(self, workers: Optional[int] = None):
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        self.workers = workers or os.cpu_count() or 1
-        ctx = multiprocessing.get_context("spawn" if platform.system() != "Linux" else "forkserver")
-        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_worker_init,
-                                         initargs=(os.getpid(),))
+    def __init__(self, name: str, executor, workers: int, *, stop_now: Callable[[], None] = lambda: None,
+                 on_close: Callable[[], None] = lambda: None):
+        self.name, self.workers = name, int(workers)
+        self._executor, self._stop_now, self._on_close = executor, stop_now, on_close
+        self._live: set = set()
 
     def submit(self, fn, *args):
-        return self._pool.submit(fn, *args)
+        fut = self._executor.submit(fn, *args)
+        self._live.add(fut)
+        return fut
 
     def wait_any(self, futures, timeout: float = 0.5) -> set:
         """The finished futures among ``futures`` (waits at most ``timeout`` seconds)."""
         from concurrent.futures import FIRST_COMPLETED, wait
 
-        return wait(futures, timeout=timeout, return_when=FIRST_COMPLETED).done
+        done = set(wait(futures, timeout=timeout, return_when=FIRST_COMPLETED).done)
+        self._live -= done
+        return done
 
     def close(self, cancel: bool = False):
-        if cancel:  # stop now: running tasks are lost anyway (they have no record yet)
-            procs = list((getattr(self._pool, "_processes", None) or {}).values())
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            for p in procs:
-                try:
-                    p.terminate()
-                except (OSError, AttributeError):  # pragma: no cover - already gone
-                    pass
-            for p in procs:
-                p.join(timeout=5)
-        else:
-            self._pool.shutdown(wait=True)
+        """Shut the executor down: waiting for what runs, or (``cancel``) at once, cancelling
+        every task in flight (it has no record yet, and runs again on the next call)."""
+        try:
+            if cancel:
+                for fut in self._live:
+                    fut.cancel()
+                self._stop_now()
+            self._executor.shutdown(wait=not cancel)
+        finally:
+            self._on_close()
+
+
+def local_backend(workers: Optional[int] = None) -> ExecutorBackend:
+    """``workers`` local processes (default: one per CPU)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    n = workers or os.cpu_count() or 1
+    ctx = multiprocessing.get_context("spawn" if platform.system() != "Linux" else "forkserver")
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),))
+
+    def stop_now() -> None:  # running tasks would otherwise finish first
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            try:
+                p.terminate()
+            except (OSError, AttributeError):  # pragma: no cover - already gone
+                pass
+        for p in procs:
+            p.join(timeout=5)
+
+    return ExecutorBackend("local", pool, n, stop_now=stop_now)
 
 
 _SCHEDULER_RE = re.compile(r"^(?:(tcp|tls|ws|wss|ucx)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+):(\d{1,5})/?$")
@@ -753,57 +682,36 @@ def check_scheduler_address(address: str) -> str:
     return address
 
 
-class DaskBackend:
-    """Dask distributed: an existing scheduler (``address``) or a ``LocalCluster`` of ``n_workers``."""
+def dask_backend(address: Optional[str] = None, n_workers: Optional[int] = None,
+                 processes: bool = True) -> ExecutorBackend:
+    """Dask distributed: an existing scheduler (``address``) or a ``LocalCluster`` of ``n_workers``
+    single-threaded workers; tasks go through ``Client.get_executor(pure=False)``."""
+    try:  # an optional dependency (the ``dask`` extra)
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise SweepInputError("the Dask backend needs 'distributed': pip install 'wnbias[dask]'") from None
 
-    name = "dask"
-
-    def __init__(self, address: Optional[str] = None, n_workers: Optional[int] = None, processes: bool = True):
+    cluster = None
+    if address:
+        check_scheduler_address(address)
         try:
-            from distributed import Client, LocalCluster
-        except ImportError:  # pragma: no cover
-            raise SweepInputError("the Dask backend needs 'distributed': pip install 'dask[distributed]'") from None
-        self._cluster = None
-        self._live: set = set()
-        if address:
-            check_scheduler_address(address)
-            try:
-                self._client = Client(address, timeout=30)
-            except (OSError, TimeoutError, ValueError, TypeError) as exc:
-                raise SweepInputError(f"--scheduler: cannot reach {address} ({type(exc).__name__}: {exc})") from None
-        else:
-            self._cluster = LocalCluster(
-                n_workers=n_workers or 1, threads_per_worker=1, processes=processes, dashboard_address=None
-            )
-            self._client = Client(self._cluster)
-        self.workers = len(self._client.scheduler_info().get("workers", {})) or (n_workers or 1)
+            client = Client(address, timeout=30)
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            raise SweepInputError(f"--scheduler: cannot reach {address} ({type(exc).__name__}: {exc})") from None
+    else:
+        cluster = LocalCluster(n_workers=n_workers or 1, threads_per_worker=1, processes=processes,
+                               dashboard_address=None)
+        client = Client(cluster)
+    workers = len(client.scheduler_info().get("workers", {})) or (n_workers or 1)
 
-    def submit(self, fn, *args):
-        fut = self._client.submit(fn, *args, pure=False)
-        self._live.add(fut)
-        return fut
-
-    def wait_any(self, futures, timeout: float = 0.5) -> set:
-        from distributed import wait
-
+    def close() -> None:
         try:
-            done = set(wait(list(futures), timeout=timeout, return_when="FIRST_COMPLETED").done)
-        except TimeoutError:
-            return set()
-        self._live -= done
-        return done
-
-    def close(self, cancel: bool = False):
-        try:
-            if cancel and self._live:
-                try:
-                    self._client.cancel(list(self._live))
-                except (OSError, TimeoutError, RuntimeError, ValueError):  # stopping anyway; close() below still runs
-                    pass
-            self._client.close()
+            client.close()
         finally:
-            if self._cluster is not None:
-                self._cluster.close()
+            if cluster is not None:
+                cluster.close()
+
+    return ExecutorBackend("dask", client.get_executor(pure=False), workers, on_close=close)
 
 
 # --------------------------------------------------------------------------------------
@@ -942,9 +850,7 @@ def _prepare_out(out: Path, note: Callable[[str], None]) -> SweepLock:
                 raise SweepInputError(f"--out: {out / name} is a directory; the sweep writes a file there")
         try:
             rec_dir.mkdir(exist_ok=True)
-            fd, probe = tempfile.mkstemp(prefix=f".probe.{os.getpid()}.", suffix=".tmp", dir=rec_dir)
-            os.close(fd)
-            os.unlink(probe)
+            probe_writable(rec_dir)
         except OSError as exc:
             raise SweepInputError(f"--out: cannot write in {rec_dir} ({exc.strerror or exc})") from None
     except BaseException:
@@ -1094,9 +1000,9 @@ def _run_locked(spec, out, rec_dir, *, backend, workers, scheduler, dask_local, 
 
     if todo:
         if backend == "local":
-            be = LocalBackend(workers)
+            be = local_backend(workers)
         else:
-            be = DaskBackend(scheduler, dask_local if dask_local else (workers or 1), processes=dask_processes)
+            be = dask_backend(scheduler, dask_local if dask_local else (workers or 1), processes=dask_processes)
         window = max(2 * be.workers, 4)
         cancelled = True
         try:
@@ -1188,5 +1094,5 @@ def _write_manifest(out: Path, spec: SweepSpec, backend: str, total: int) -> Non
                  "host": socket.gethostname()})
     doc = {"task": spec.task, "name": spec.name, "config": spec.source, "n_tasks": total, "versions": versions(),
            "runs": runs}
-    text = json.dumps(doc, indent=1, sort_keys=True, default=str)
+    text = json.dumps(to_jsonable(doc), indent=1, sort_keys=True, allow_nan=False)
     atomic_write(path, lambda fh: fh.write(text))

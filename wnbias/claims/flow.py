@@ -12,20 +12,20 @@ import math
 import numpy as np
 
 from numerics._status import Status
-from numerics.config import FlowConfig
-from numerics.precision import DPS_FLOAT64, K_ACCUMULATED, K_ROUNDOFF, tol, workdps
+from numerics._config import FlowConfig
+from numerics._precision import DPS_FLOAT64, K_ACCUMULATED, K_ROUNDOFF, tol, workdps
 from wnbias.claims import problems as P
+from numerics._arith import mp_array, to_float
 from wnbias.claims._common import (
+    F,
     effective_dps,
-    final_weights,
     integrate,
-    kernel_component,
-    npvec,
+    log_beta_of,
+    log_u_of,
+    plain_invariant_of,
     project,
-    require_run,
-    w0_at,
-    plain_invariant,
     relative_kernel_residual,
+    require_run,
     wn_invariant,
 )
 from wnbias.claims.registry import (
@@ -39,18 +39,14 @@ T_FLOAT64 = 1e4
 
 
 def _traj_series(res) -> dict:
-    return {
-        "t": npvec(np.asarray(res.t)).tolist(),
-        "loss": npvec(np.asarray(res.loss)).tolist(),
-        "invariant_residual": npvec(np.asarray(res.invariant_residual)).tolist(),
-        "unorm_dev": npvec(np.asarray(res.unorm_dev)).tolist(),
-        "r": npvec(np.asarray(res.r)).tolist(),
-    }
+    """The checkpoint records (float64 arrays in both arithmetics, ``FlowResult``)."""
+    return {name: np.asarray(getattr(res, name), dtype=float).tolist()
+            for name in ("t", "loss", "invariant_residual", "unorm_dev", "r")}
 
 
 def _run_info(res) -> dict:
     return {
-        "status": str(res.status),
+        "status": res.status.value,
         "message": res.message,
         "method": res.method,
         "t_final": float(res.t_final),
@@ -63,7 +59,7 @@ def _run_info(res) -> dict:
 def _horizon(dps, options):
     if "t_max" in options:
         return float(options["t_max"])
-    return T_SHORT if effective_dps(dps) > DPS_FLOAT64 else T_FLOAT64
+    return T_SHORT if dps is not None else T_FLOAT64
 
 
 # -- C1 -------------------------------------------------------------------------------------
@@ -81,13 +77,13 @@ def check_c1(problem, config, dps, *, variant: str = "", **options):
     d = effective_dps(dps)
     with workdps(d):
         u = res.u_final
-        if d > DPS_FLOAT64:
+        if dps is not None:
             import mpmath
 
             dev_final = abs(float(mpmath.sqrt(mpmath.fsum(x * x for x in u)) - 1))
         else:
-            dev_final = abs(float(np.linalg.norm(npvec(u))) - 1.0)
-    dev_traj = float(np.max(np.abs(npvec(np.asarray(res.unorm_dev))))) if len(res.unorm_dev) else 0.0
+            dev_final = abs(float(np.linalg.norm(to_float(u))) - 1.0)
+    dev_traj = float(np.max(np.abs(np.asarray(res.unorm_dev, dtype=float)))) if len(res.unorm_dev) else 0.0
     measured = max(dev_final, dev_traj)
     bound = tol(d, K_ACCUMULATED)
     what = "max |‖u(t)‖ − 1| over the checkpoints and the final state"
@@ -109,13 +105,13 @@ def check_c2(problem, config, dps, **options):
     to which it is held at the working precision)."""
     res = integrate(problem, config, dps, t_max=_horizon(dps, options))
     require_run(res)
-    checked = int(getattr(res, "steps_checked", 0) or 0)
-    step_inc = float(getattr(res, "max_step_increase", float("nan")))
+    checked = int(res.steps_checked)
+    step_inc = float(res.max_step_increase)
     if checked <= 0 or not math.isfinite(step_inc):
         raise MachineryMissing(f"{type(res).__module__}.FlowResult.max_step_increase",
                                f"the integrator ({res.method}) did not record the residual at each accepted step "
                                f"over its {res.nsteps} steps")
-    loss = npvec(np.asarray(res.loss))
+    loss = np.asarray(res.loss, dtype=float)
     d = effective_dps(dps)
     res_norm = np.sqrt(2.0 * np.maximum(loss, 0.0))  # ‖Ax − y‖ = sqrt(2·loss)
     scale = float(np.linalg.norm(problem.y)) + float(res_norm[0])
@@ -137,23 +133,22 @@ def check_c2(problem, config, dps, **options):
 
 def invariant_residual_of(problem, config, res, dps, *, s_sign=1, with_h=False):
     """Recompute the invariant of ``config``'s flow at the final state; return
-    ``(relative kernel residual, ‖h‖)`` (and ``h`` with ``with_h``).  At ``dps`` every parameter
+    ``(relative kernel residual, ‖h‖)`` (and ``h`` with ``with_h``).  Float64: from ``log u``
+    (``FlowResult.log_u_final``, faithful where ``u`` underflows).  At ``dps`` every parameter
     enters from its exact value (``config.mp``, ``config.w0_mp``/``ubar0_mp``)."""
+    mp = dps
     d = effective_dps(dps)
-    mp = None if d <= DPS_FLOAT64 else d
     n = problem.n
     with workdps(d):
         if config.rates == "constant":
             if mp is None:
-                log_u = res.extras.get("log_u_final") if isinstance(res.extras, dict) else None
-                h = wn_invariant(res.r_final, res.u_final, config.u0_for(n), config.r0, config.eta_tilde, config.L,
-                                 None, s_sign=s_sign, log_u=log_u)
+                h = wn_invariant(res.r_final, None, config.u0_for(n), config.r0, config.eta_tilde, config.L,
+                                 None, s_sign=s_sign, log_u=log_u_of(res))
             else:
                 h = wn_invariant(res.r_final, res.u_final, config.ubar0_mp(n), config.mp("r0"),
                                  config.mp("eta_tilde"), config.L, mp, s_sign=s_sign)
         else:
-            w = final_weights(problem, config, res, mp)
-            h = plain_invariant(w, w0_at(config, n, mp), config.L, mp)
+            h = plain_invariant_of(config, res, n, mp)
         rel, k, nh = relative_kernel_residual(problem.A_eff, h, mp)
     return (rel, nh, h) if with_h else (rel, nh)
 
@@ -169,10 +164,10 @@ def ones_in_range(A, dps) -> bool:
     a shift of ``s`` (L = 2) or a rescaling by ``e^{(2−L)s}`` (L > 2) stays in the range and the
     invariant cannot see ``s``."""
     d = effective_dps(dps)
-    mp = None if d <= DPS_FLOAT64 else d
-    ones = np.ones(A.shape[1])
-    k, nh = kernel_component(A, ones if mp is None else [1] * A.shape[1], mp)
-    return k <= tol(d, K_ROUNDOFF) * nh
+    with workdps(d):
+        ones = np.ones(A.shape[1]) if dps is None else mp_array([1] * A.shape[1])
+        k, nh = F.kernel_residual(A, ones, dps=dps)
+    return float(k) <= tol(d, K_ROUNDOFF) * float(nh)
 
 
 def check_c3(problem, config, dps, **options):
@@ -191,8 +186,9 @@ def check_c3(problem, config, dps, **options):
 
         r_T, r0 = mpmath.mpf(res.r_final), config.mp("r0")
         r_move = float(abs(r_T - r0))
-        s_T = float((r_T * r_T - r0 * r0) / (2 * config.mp("eta_tilde")))
-    integ = float(np.nanmax(npvec(np.asarray(res.invariant_residual)))) if len(res.invariant_residual) else float("nan")
+        s_T = float(F.s_of_r(r_T, r0, config.mp("eta_tilde")))
+    integ = float(np.nanmax(np.asarray(res.invariant_residual, dtype=float))) if len(res.invariant_residual) \
+        else float("nan")
     if nh == 0 or r_move == 0:
         raise EmptyCheck("the state did not move (h_η = 0)")
     info = {"h_norm": nh, "wrong_sign_s_residual": wrong, "r_moved": r_move, "s_T": s_T,
@@ -238,7 +234,7 @@ def _limit_rows(cid, problem, config, res, dps, variant=""):
     rows.append(Row(cid, "invariant", rel, bound, verdict_le(rel, bound),
                     f"‖P_ker(log_L w − log_L w0)‖/max(‖·‖,1) at T={float(res.t_final):.3g}, ‖·‖={nh:.3g}",
                     details={"h_norm": nh, **_run_info(res), "series": _traj_series(res)}))
-    if effective_dps(dps) > DPS_FLOAT64:
+    if dps is not None:
         return rows  # a short high-precision run: the limit is checked on the float64 runs
     st = res.status
     if st is Status.DIVERGED or st is Status.FAILED:
@@ -251,12 +247,11 @@ def _limit_rows(cid, problem, config, res, dps, variant=""):
                         f"assumption fails: the run did not converge ({st.value}: {res.message})"))
         return rows
     A, L = problem.A_eff, config.L
-    log_beta = L * np.log(config.w0_for(problem.n))
+    log_rho = 0.0  # these flows have no magnification: β = w0^L
     if variant == "with-rho":  # WRONG, planted
-        from wnbias.claims._common import log_rho_of
-
-        log_beta = log_beta - L * log_rho_of(float(res.r_final), config.r0, config.eta_tilde)
-    x_T = npvec(res.x_final)
+        log_rho = float(F.log_rho(float(res.r_final), config.r0, config.eta_tilde))
+    log_beta = log_beta_of(config, problem.n, log_rho, L)
+    x_T = to_float(res.x_final)
     x_hat, proj = project(A, problem.y, None, L, log_beta=log_beta)
     x_hatT, proj_T = project(A, A @ x_T, None, L, log_beta=log_beta)
     if x_hat is None or x_hatT is None:
@@ -357,22 +352,22 @@ FLOAT_RULE = "tol(15, K_ACCUMULATED) for float64 runs (rtol = tol(15, K_ROUNDOFF
 
 register(Claim(
     "C1", "‖u‖ is conserved", r"\frac{d}{dt}\|u\|^2 = 0", "§3.1", check_c1, cases_c1,
-    FLOAT_RULE, symbolic=("norm_conserved",), requires=("numerics.flow64", "numerics.taylor")))
+    FLOAT_RULE, symbolic=("norm_conserved",), requires=("numerics._flow64", "numerics._taylor")))
 register(Claim(
     "C2", "the loss is non-increasing", r"\frac{d}{dt}\tilde{\mathcal L} = -\eta_r(\partial_r\tilde{\mathcal L})^2 - \eta_u\|\nabla_u\tilde{\mathcal L}\|^2 \le 0",
     "§3.2", check_c2, cases_c2, FLOAT_RULE + "; increments of ‖Ax−y‖ relative to ‖y‖",
-    symbolic=("loss_decreases",), requires=("numerics.flow64",)))
+    symbolic=("loss_decreases",), requires=("numerics._flow64",)))
 register(Claim(
     "C3", "h_η stays in range(Aᵀ)", r"h_\eta(t) = \log_L(\bar u(t) e^{s(t)}) - \log_L(\bar u_0) \in \mathrm{range}(A^\top)",
     "§3.3", check_c3, cases_c3, "tol(dps, K_ACCUMULATED) at dps = 30 (high-precision Taylor run); "
     "discriminator: the wrong sign of s must exceed tol(dps, K_ACCUMULATED + K_ROUNDOFF)",
-    symbolic=("invariant_h_eta", "log_L_limit"), requires=("numerics.taylor",), default_dps=30))
+    symbolic=("invariant_h_eta", "log_L_limit"), requires=("numerics._taylor",), default_dps=30))
 register(Claim(
     "C4", "rates (r², 1) are plain GF reparametrised", r"\log_L(w(t)) - \log_L(w_0) \in \mathrm{range}(A^\top),\ x_\infty = \mathrm{argmin}\{D_F(z, w_0^{L}) : Az = y\}",
     "§2.3, §3.5", check_c4, cases_c4,
     "invariant: as C1; limit: ‖x(T) − P_β(y)‖∞ ≤ ‖P_β(Ax(T)) − P_β(y)‖∞ + tol(15, K_ACCUMULATED) (relative)",
-    symbolic=("r2_rates", "r2_invariant"), requires=("numerics.flow64", "numerics.bregman")))
+    symbolic=("r2_rates", "r2_invariant"), requires=("numerics._flow64", "numerics._bregman")))
 register(Claim(
     "C9", "plain GF is the ρ = 1 baseline", r"\log_L(w(t)) - \log_L(w_0) \in \mathrm{range}(A^\top),\ x_\infty = \mathrm{argmin}\{D_F(z, w_0^{L}) : Az = y\}",
     "§3.4, §4", check_c9, cases_c9, "as C4",
-    symbolic=("gf_invariant",), requires=("numerics.flow64", "numerics.bregman")))
+    symbolic=("gf_invariant",), requires=("numerics._flow64", "numerics._bregman")))

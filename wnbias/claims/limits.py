@@ -3,7 +3,7 @@ C6 the ℓ1 gap is below the §5 bound, C7 magnification (‖x_∞‖₁ non-inc
 decreases; the measured slope is reported, not judged).
 
 With ``certify=True`` (``wnbias verify --certify``; docs/certify.md, "In the claims") each limit
-row is also decided on rigorous enclosures (``numerics.certify``): C5 compares the values the
+row is also decided on rigorous enclosures (``numerics._certify``): C5 compares the values the
 check computed (the flows' ``x(T)``, the independent dps re-projection) with the certified ``x_∞``;
 C6 is ``gap ≤ bound`` with ``S``, ``α_eff`` and the exact ``‖z*‖₁`` enclosed; C7 the order of
 the enclosed ``‖x_∞‖₁`` along decreasing ``α_eff``.  The row's verdict then becomes ``CERTIFIED``
@@ -11,7 +11,7 @@ or a certified ``FAIL`` (``registry.apply_certificate``); an undecided compariso
 numeric verdict and says why.  A C6 row whose root is not proven to be the only one is decided at
 every root of φ by a branch and bound over the radius (:func:`certify_c6`).
 
-Every quantity involving ρ is computed from ``log ρ`` (``_common.log_rho_of``): ``ρ`` itself
+Every quantity involving ρ is computed from ``log ρ`` (``numerics._formulas.log_rho``): ``ρ`` itself
 overflows float64 when ``r_∞² − r₀² > ~1400 η̃``."""
 
 from __future__ import annotations
@@ -22,14 +22,16 @@ from fractions import Fraction
 import mpmath
 import numpy as np
 
+from numerics import _formulas as F
+from numerics._arith import mp_array, to_float
 from numerics._status import NumericalError, Status
-from numerics.config import FlowConfig
-from numerics.precision import DPS_FLOAT64, K_ACCUMULATED, K_ROUNDOFF, K_SOLVE, tol, workdps
-from numerics.problem import Problem
+from numerics._config import FlowConfig
+from numerics._precision import DPS_FLOAT64, K_ACCUMULATED, K_ROUNDOFF, K_SOLVE, tol, workdps
+from numerics._problem import Problem
 from wnbias.claims import problems as P
 from wnbias.claims._common import (
-    BOUND_VARIANTS, effective_dps, final_weights, fit_line, integrate, l1_bound_log, log_alpha_eff, log_beta_of,
-    log_rho_of, npvec, project, project_mp, require_run, w_distance, x_eff_of,
+    BOUND_VARIANTS, effective_dps, final_weights, fit_line, integrate, l1_bound_log, project, project_mp,
+    require_run, w_distance, x_eff_of,
 )
 from wnbias.claims.registry import (
     FAIL, SKIP, AssumptionFailed, Case, Claim, EmptyCheck, Row, apply_certificate, need, register, verdict_le,
@@ -48,13 +50,13 @@ the machinery's job, not an assumption of the claim."""
 
 
 def limit_of(problem, config, dps):
-    """``numerics.limit.limit_solve`` at ``dps`` (None: float64), converged.
+    """``numerics._limit.limit_solve`` at ``dps`` (None: float64), converged.
 
     An inconsistent or trivial problem is an :class:`EmptyCheck` (SKIP); any other status
     (NOT_CONVERGED, NOISE_FLOOR, TIME_LIMIT, FAILED) raises ``NumericalError`` (a FAIL row with
     the status): the limit exists under the claims' hypotheses, and not finding it is a failure
     of the solver, not of an assumption."""
-    limit_solve = need("numerics.limit", "limit_solve")
+    limit_solve = need("numerics._limit", "limit_solve")
     res = limit_solve(problem, config, dps=dps, time_limit=LIMIT_TIME_LIMIT)
     st = res.status
     if st is Status.CONVERGED:
@@ -64,11 +66,11 @@ def limit_of(problem, config, dps):
     raise NumericalError(st, f"the limit solver (η̃ = {config.eta_tilde:.4g}, L = {config.L}, dps = {dps}): {res.message}")
 
 
-# -- certificates (numerics.certify; docs/certify.md) ------------------------------------------
+# -- certificates (numerics._certify; docs/certify.md) ------------------------------------------
 
 CERT_DPS = 40
 """The precision of a certificate's centre where the check's own limit is coarser: the limit is
-solved again at 40 digits (``numerics.certify.MIN_PREC`` = 133 bits), so that float64 cases get
+solved again at 40 digits (``numerics._certify.MIN_PREC`` = 133 bits), so that float64 cases get
 enclosures of about 40 digits (C7's drops of ``‖x_∞‖₁`` and C6's tiny gaps need them)."""
 
 
@@ -92,7 +94,7 @@ def certify_limit_of(problem, config, lim=None):
     the caller wants the enclosure of *its* value, as C5 does), else a fresh limit solve at
     :data:`CERT_DPS`.  A centre that cannot be computed is not a verdict on the claim: the
     certificate is then ``None`` with the reason (the row keeps its numeric verdict)."""
-    certify_limit = need("numerics.certify", "certify_limit")
+    certify_limit = need("numerics._certify", "certify_limit")
     if lim is None or lim.dps is None or lim.dps < 30:
         try:
             lim = limit_of(problem, config, CERT_DPS)
@@ -129,25 +131,10 @@ class _FlintPrec:
         return False
 
 
-def _log_beta_arb(config, n: int, r):
-    """``log β(r) = L (log w₀ − log ρ(r))`` in ball arithmetic from the exact parameters
-    (docs/math.md §4.3), for an ``arb`` point or ball ``r`` (current flint precision)."""
-    C = need("numerics.certify")
-    r0, et = C.to_arb(config.exact("r0")), C.to_arb(config.exact("eta_tilde"))
-    log_rho = (r0 / r).log() + (r * r - r0 * r0) / (2 * et)
-    if config.u0_exact is None:
-        logw0 = [r0.log() - C.to_arb(n).log() / 2] * n
-    else:
-        u = [C.to_arb(q) for q in config.u0_exact]
-        lognorm = sum((v * v for v in u[1:]), u[0] * u[0]).log() / 2
-        logw0 = [r0.log() + v.log() - lognorm for v in u]
-    return [config.L * (lw - log_rho) for lw in logw0]
-
-
 def prove_all_roots_in_bracket(problem, config, cert, *, l1_lower=None, max_steps: int = ROOTS_MAX_STEPS,
                                time_limit: float = ROOTS_TIME_LIMIT) -> tuple:
     """``(proven, reason)``: every root of ``φ`` on ``(0, ∞)`` lies in the certificate's bracket
-    ``[r_lo, r_hi]``, for a bracket with ``r_hi² ≤ η̃`` (where ``numerics.certify`` proves existence
+    ``[r_lo, r_hi]``, for a bracket with ``r_hi² ≤ η̃`` (where ``numerics._certify`` proves existence
     only).  Then the flow's limit, which is a root of ``φ`` (docs/math.md §4.3), lies in the
     bracket, and a comparison certified on the whole enclosure holds for it, whether or not the
     root is unique inside the bracket.
@@ -163,12 +150,12 @@ def prove_all_roots_in_bracket(problem, config, cert, *, l1_lower=None, max_step
       ``(b_{k+1}, b_k]`` with ``b_{k+1} ≥ √S(b_k)`` is root-free (``S(r) ≤ S(b_k) ≤ b_{k+1}² < r²``),
       until ``b_k ≤ r_hi``.
 
-    Every ``S(a)`` is the enclosure of a certified projection (``numerics.certify.certify_projection``)
+    Every ``S(a)`` is the enclosure of a certified projection (``numerics._certify.certify_projection``)
     at an exact point; the bounds are rounded outward.  The iterations converge linearly to the
     smallest and the largest root; a root outside the bracket stops them (not proven)."""
     import time as _time
 
-    C = need("numerics.certify")
+    C = need("numerics._certify")
 
     if config.rates != "constant":
         return False, "the root-free iterations are written for constant rates"
@@ -179,19 +166,20 @@ def prove_all_roots_in_bracket(problem, config, cert, *, l1_lower=None, max_step
         et = C.to_arb(config.exact("eta_tilde"))
         r_lo, r_hi = cert.r_lo, cert.r_hi
         if not r_hi * r_hi <= et:
-            return False, "the bracket reaches r² > η̃ (the monotone region is numerics.certify's own argument)"
+            return False, "the bracket reaches r² > η̃ (the monotone region is numerics._certify's own argument)"
         nu_root = [v.mid() for v in cert.projection.nu] if cert.projection is not None and cert.projection.nu else None
+        model = C._LimitModel(config, n)
 
         def S_at(r, nu):
             """The certified ``Σx^{2/L}`` at ``r`` (a point or a ball) and the dual centre, or ``(None, why)``."""
-            lb = _log_beta_arb(config, n, r)
+            lb = model.log_beta(r)  # ball arithmetic from the exact parameters: numerics._certify's home
             given = nu is not None
             if nu is None:
-                bp = need("numerics.bregman", "bregman_projection")
+                bp = need("numerics._bregman", "bregman_projection")
                 res = bp(A, y, None, L, log_beta=np.array([float(v.mid()) for v in lb]))
-                if res.nu is None or not np.all(np.isfinite(npvec(res.nu))):
+                if res.nu is None or not np.all(np.isfinite(_vec64(res.nu))):
                     return None, f"no dual start at r = {float(r.mid()):.6g} ({res.status.value})"
-                nu = [float(v) for v in npvec(res.nu)]
+                nu = [float(v) for v in _vec64(res.nu)]
             pc = C.certify_projection(A, y, L, log_beta=lb, nu=nu, prec=bits, refine=30)
             if not pc.certified and given:  # the previous point's dual was too far: a fresh float64 start
                 return S_at(r, None)
@@ -245,7 +233,7 @@ def prove_all_roots_in_bracket(problem, config, cert, *, l1_lower=None, max_step
 
 def _uniqueness_note(cert, problem=None, config=None, l1_lower=None) -> tuple:
     """``(complete, note)``: a certificate is of the flow's limit where every root of φ lies in
-    its bracket: the root is unique on (0, ∞) (``numerics.certify``, docs/math.md §4.3), or
+    its bracket: the root is unique on (0, ∞) (``numerics._certify``, docs/math.md §4.3), or
     :func:`prove_all_roots_in_bracket` shows it (given ``problem`` and ``config``).  Otherwise
     it encloses *a* root, which need not be the flow's limit.  The outcome is cached on ``cert``."""
     if cert.uniqueness == "unique":
@@ -263,7 +251,7 @@ def _uniqueness_note(cert, problem=None, config=None, l1_lower=None) -> tuple:
 
 
 def _limit_balls(cert) -> dict:
-    C = need("numerics.certify")
+    C = need("numerics._certify")
     out = {"r": C.ball_json(cert.r), "S": C.ball_json(cert.S)}
     if cert.alpha_eff is not None:
         out["alpha_eff"] = C.ball_json(cert.alpha_eff)
@@ -276,14 +264,14 @@ def _limit_summary(cert) -> dict:
     roots = getattr(cert, "_all_roots", None)
     return {"uniqueness": cert.uniqueness, "all_roots_in_bracket": None if roots is None else roots[0],
             "all_roots_reason": None if roots is None else roots[1], "prec_bits": cert.prec, "r_digits": cert.r_digits,
-            "x_digits": min(need("numerics.certify").width_digits(v) for v in cert.x),
+            "x_digits": min(need("numerics._certify").width_digits(v) for v in cert.x),
             "toolkit_r_inside": cert.toolkit_inside, "toolkit_error_bar_holds": cert.toolkit_error_bar_holds,
             "limit_reason": cert.reason}
 
 
 def _certify_c5(cert, values, threshold, what: str, problem=None, config=None) -> dict:
     """C5 on the enclosure: ``max_i |values_i − X_i| ≤ threshold`` (values and threshold exact)."""
-    C = need("numerics.certify")
+    C = need("numerics._certify")
     cmp = C.compare_c5(cert.x, list(values), threshold)
     complete, note = _uniqueness_note(cert, problem, config)
     digits = min(C.width_digits(v) for v in cert.x)
@@ -301,21 +289,27 @@ def _certify_c5(cert, values, threshold, what: str, problem=None, config=None) -
     return out
 
 
-def _log_beta_T(config, n, r_T):
-    """``log β(T)`` and ``log ρ(T)`` in float64 (docs/math.md §4, finite time)."""
-    lr = log_rho_of(float(r_T), config.r0, config.eta_tilde)
-    return log_beta_of(config, n, lr, config.L), lr
+def _vec64(v):
+    """A float64 array of the values of ``v`` (float64 or mpf entries; None stays None)."""
+    return None if v is None else np.asarray(to_float(np.asarray(v, dtype=object) if isinstance(v, list) else v),
+                                              dtype=float)
 
 
-def _log_rho_mp(config, r):
-    """``log ρ(r)`` at the current precision from the exact parameters."""
-    r0, et = config.mp("r0"), config.mp("eta_tilde")
-    r = mpmath.mpf(r)
-    return mpmath.log(r0 / r) + (r * r - r0 * r0) / (2 * et)
+def _log_rho_beta(config, n, r, dps=None):
+    """``(log ρ(r), log β(r))`` from the single homes (``numerics._formulas``): float64 from the
+    parameters' doubles, or at the current precision (inside ``workdps``) from the exact parameters."""
+    if dps is None:
+        lr = float(F.log_rho(float(r), float(config.r0), float(config.eta_tilde)))
+        return lr, np.asarray(F.log_beta(np.log(config.w0_for(n)), lr, config.L), dtype=float)
+    lr = F.log_rho(mpmath.mpf(r), config.mp("r0"), config.mp("eta_tilde"))
+    return lr, F.log_beta(mp_array(config.log_w0_mp(n)), lr, config.L)
 
 
-def _log_beta_mp(config, n, log_rho):
-    return [config.L * (mpmath.log(w) - log_rho) for w in config.w0_mp(n)]
+def _float64_nu(A, b, log_beta, L):
+    """The float64 projection's dual point (a start for ``project_mp``), or None."""
+    x, p = project(A, np.asarray([float(v) for v in b]), None, L,
+                   log_beta=np.asarray([float(v) for v in log_beta]))
+    return None if x is None or p.nu is None else [float(v) for v in _vec64(p.nu)]
 
 
 # -- C5 ------------------------------------------------------------------------------------------
@@ -331,8 +325,8 @@ def check_c5(problem, config, dps, *, certify: bool = False, **options):
     require_run(res)
     A, y, n, L = problem.A_eff, problem.y, problem.n, config.L
     compared = {}  # row setting -> (values, threshold, name): what the certificate decides
-    x_T = npvec(res.x_final)
-    log_beta_T, log_rho_T = _log_beta_T(config, n, res.r_final)
+    x_T = _vec64(res.x_final)
+    log_rho_T, log_beta_T = _log_rho_beta(config, n, res.r_final)
     # 1. at the final time, converged or not: x(T) = P_{β(T)}({Az = Ax(T)})  (§4, finite time)
     pTx, pT = project(A, A @ x_T, None, L, log_beta=log_beta_T)
     if pTx is None:
@@ -356,7 +350,7 @@ def check_c5(problem, config, dps, *, certify: bool = False, **options):
                         f"assumption fails: the float64 flow did not converge within t={float(res.t_final):.3g} "
                         f"({res.status.value}: {res.message})"))
     else:
-        x_inf = npvec(lim.x_inf)
+        x_inf = _vec64(lim.x_inf)
         sc = float(np.max(np.abs(x_inf)))
         p_hat, ph = project(A, y, None, L, log_beta=log_beta_T)  # x̂_∞(T): the flow's own limit estimate
         if p_hat is None:
@@ -384,7 +378,7 @@ def _certify_c5_rows(problem, config, lim, rows, compared):
     cert, why = certify_limit_of(problem, config, lim)
     inside = None
     if cert is not None and lim is not None:
-        C = need("numerics.certify")
+        C = need("numerics._certify")
         inside = bool(C.compare_c5(cert.x, list(lim.x_inf), 0).details.get("inside"))
     out = []
     for row in rows:
@@ -403,8 +397,8 @@ def _certify_c5_rows(problem, config, lim, rows, compared):
 
 
 def _c5_at_dps(problem, config, dps, lim, options, compared=None):
-    """C5 at ``dps``: the high-precision *flow* (``numerics.taylor``) against projections at ``dps``
-    (``_common.project_mp``, independent of ``numerics.bregman``) and against ``limit_solve``."""
+    """C5 at ``dps``: the high-precision *flow* (``numerics._taylor``) against projections at ``dps``
+    (``_common.project_mp``: ``numerics.bregman_projection`` at dps with ``y = A x(T)`` held at dps) and against ``limit_solve``."""
     A, y, n, L = problem.A_eff, problem.y, problem.n, config.L
     compared = {} if compared is None else compared
     rows = []
@@ -414,10 +408,9 @@ def _c5_at_dps(problem, config, dps, lim, options, compared=None):
     with workdps(dps):
         w = final_weights(problem, config, res, dps)
         x_T = x_eff_of(w, L, dps)
-        lr = _log_rho_mp(config, res.r_final)
-        lb = _log_beta_mp(config, n, lr)
+        lr, lb = _log_rho_beta(config, n, res.r_final, dps)
         b_T = [mpmath.fsum(mpmath.mpf(float(A[i, j])) * x_T[j] for j in range(n)) for i in range(A.shape[0])]
-        nu0 = _dual_start(A, [float(v) for v in b_T], [float(v) for v in lb], L)
+        nu0 = _float64_nu(A, b_T, lb, L)
         px, pres, pit = project_mp(A, b_T, lb, L, dps, nu0=nu0)
         if px is None:
             rows.append(Row("C5", f"finite time, dps={dps}", float("nan"), float("nan"), FAIL,
@@ -454,10 +447,10 @@ def _c5_at_dps(problem, config, dps, lim, options, compared=None):
                                 details={"explained_by_residual": explained, "t_final": T}))
         # the limit solver's own consistency: x_∞ is the projection of its own β, φ(r_∞) = 0
         r_inf = mpmath.mpf(lim.r_inf)
-        lb_inf = _log_beta_mp(config, n, _log_rho_mp(config, r_inf))
+        lb_inf = _log_rho_beta(config, n, r_inf, dps)[1]
         xi = [mpmath.mpf(v) for v in lim.x_inf]
         q, qres, _ = project_mp(A, [mpmath.mpf(float(v)) for v in y], lb_inf, L, dps,
-                                nu0=_dual_start(A, [float(v) for v in y], [float(v) for v in lb_inf], L))
+                                nu0=_float64_nu(A, y, lb_inf, L))
         if q is None:
             rows.append(Row("C5", f"limit re-projected, dps={dps}", float("nan"), float("nan"), FAIL,
                             f"the dps projection of β(r_∞) did not converge (residual {qres:.2g})"))
@@ -474,26 +467,18 @@ def _c5_at_dps(problem, config, dps, lim, options, compared=None):
     return rows
 
 
-def _dual_start(A, b, log_beta, L):
-    """A float64 dual point for ``project_mp`` (the float64 projection's ν), or None."""
-    x, p = project(A, np.asarray(b, dtype=float), None, L, log_beta=np.asarray(log_beta, dtype=float))
-    if x is None or p.nu is None:
-        return None
-    return [float(v) for v in npvec(p.nu)]
-
-
 # -- C6 ------------------------------------------------------------------------------------------
 
 
 def l1_gap_at_limit(problem, lim, *, time_limit: float = None):
     """``S = ‖x_∞‖₁``, the ℓ1 optimum ``‖z*‖₁`` and the gap ``S − ‖z*‖₁`` at the limit ``lim``
-    (a converged :class:`numerics.limit.LimitResult`), at its precision: at ``lim.dps`` the LP
-    solution is polished at that precision (``numerics.lp_polish``) and the difference is taken
+    (a converged :class:`numerics._limit.LimitResult`), at its precision: at ``lim.dps`` the LP
+    solution is polished at that precision (``numerics._lp_polish``) and the difference is taken
     there.  ``lp_accuracy`` is the accuracy the ℓ1 value is held to (relative, ``tol(d, K_SOLVE)``).
 
     Raises :class:`EmptyCheck` when the LP finds the problem inconsistent or trivial, and
     :class:`NumericalError` when the LP (or its polish) did not converge."""
-    l1_min = need("numerics.lp", "l1_min")
+    l1_min = need("numerics._lp", "l1_min")
     # ‖z*‖₁ is positively homogeneous in y: the LP is solved for y/2^k (exact) with ‖y/2^k‖∞ ≈ 1, so
     # that HiGHS's absolute tolerances do not swallow a tiny right-hand side, and scaled back
     k = math.frexp(float(np.max(np.abs(problem.y))))[1]
@@ -504,7 +489,7 @@ def l1_gap_at_limit(problem, lim, *, time_limit: float = None):
     if lp.status is not Status.CONVERGED:
         raise NumericalError(lp.status, f"the ℓ1 LP: {lp.message}")
     if lim.dps is not None and lim.dps > DPS_FLOAT64:  # S, ‖z*‖₁ (polished) and their difference at dps
-        polish = need("numerics.lp_polish", "l1_polish_mp")
+        polish = need("numerics._lp_polish", "l1_polish_mp")
         pol = polish(unit, lp.z, lim.dps)
         if pol.status is not Status.CONVERGED:
             raise NumericalError(pol.status, f"the ℓ1 LP polished at dps {lim.dps}: {pol.message}")
@@ -515,7 +500,7 @@ def l1_gap_at_limit(problem, lim, *, time_limit: float = None):
         z = float(Z_mp)
         return {"S": float(S_mp), "S_mp": S_mp, "l1_opt": z, "l1_opt_mp": Z_mp, "gap": float(gap_mp),
                 "gap_mp": gap_mp, "lp_accuracy": tol(lim.dps, K_SOLVE) * z}
-    S = float(np.sum(npvec(lim.x_inf)))  # ‖w_∞^L‖₁ (effective coordinates)
+    S = float(np.sum(_vec64(lim.x_inf)))  # ‖w_∞^L‖₁ (effective coordinates)
     z = math.ldexp(float(lp.value), k)
     # relative: the LP value is held to float64 solve accuracy
     return {"S": S, "S_mp": None, "l1_opt": z, "l1_opt_mp": None, "gap": S - z, "gap_mp": None,
@@ -540,8 +525,8 @@ def gap_and_bound(problem, config, dps=None, *, variant: str = "", bound_factor:
     S, S_mp, z, gap, lp_acc = g["S"], g["S_mp"], g["l1_opt"], g["gap"], g["lp_accuracy"]
     n, L = problem.n, config.L
     r_inf = float(lim.r_inf)
-    lr = log_rho_of(r_inf, config.r0, config.eta_tilde)
-    la = log_alpha_eff(config, n, lr)
+    lr = float(F.log_rho(float(r_inf), float(config.r0), float(config.eta_tilde)))
+    la = float(F.log_alpha_eff(float(config.r0), n, lr))
     if L == 2 and not la < 0:
         raise AssumptionFailed(f"the L = 2 bound needs α_eff < 1 (log α_eff = {la:.3g})")
     kw = dict(eta_tilde=config.eta_tilde, r_inf=r_inf, r0=config.r0)
@@ -565,11 +550,11 @@ def _bound_applies(config) -> bool:
 
 def cross_check_bound(q, n: int, L: int):
     """The hand-written §5 bound (``_common.l1_bound_log``) against the generated formula of
-    ``numerics.quantities.l1_bound_from_log_alpha`` (from ``numerics._derived``), on the same
+    ``numerics._quantities.l1_bound_from_log_alpha`` (from ``numerics._derived``), on the same
     inputs.  Allowed difference: ``tol(15, K_ROUNDOFF)`` times the size of what the float64
     evaluation cancels (for ``L = 2`` the numerator's terms over the denominator; for ``L > 2``
     the bound itself).  Returns ``(difference, allowed, generated)``."""
-    gen_fn = need("numerics.quantities", "l1_bound_from_log_alpha")
+    gen_fn = need("numerics._quantities", "l1_bound_from_log_alpha")
     gen = gen_fn(L, q["l1_opt"], q["S"], n, q["log_alpha_eff"])
     if gen is None:
         return float("nan"), float("nan"), None
@@ -587,7 +572,7 @@ C6_ROOTS_QUICK_STEPS = 500
 """C6 first tries :func:`prove_all_roots_in_bracket` with this many steps per iteration (cheap where
 φ is steep, e.g. ``tight-L2``), then the branch and bound, and only then the full iterations."""
 C6_ROOTS_MAX_INTERVALS = 4000
-"""Budget of C6's branch and bound over the radius (``numerics.certify.certify_c6_at_every_root``):
+"""Budget of C6's branch and bound over the radius (``numerics._certify.certify_c6_at_every_root``):
 the most intervals, each one certified projection with ``β`` as balls."""
 C6_ROOTS_TIME_LIMIT = 30.0
 """``time_limit=`` (seconds) of C6's branch and bound over the radius."""
@@ -596,14 +581,14 @@ C6_ROOTS_TIME_LIMIT = 30.0
 def certify_c6(problem, config, lim=None, *, bound_factor=1.0, variant: str = "") -> dict:
     """The certificate of C6 (a mapping for :func:`~wnbias.claims.registry.apply_certificate`):
     ``S − ‖z*‖₁ ≤ bound_factor · bound`` with ``S`` and ``α_eff`` from the certified limit and
-    ``‖z*‖₁`` from the exact LP certificate (``numerics.certify.compare_c6``).
+    ``‖z*‖₁`` from the exact LP certificate (``numerics._certify.compare_c6``).
 
     The row is decided (``complete``) where the certified root is the flow's limit: unique, or
     every root of φ in the bracket (:func:`prove_all_roots_in_bracket`); otherwise the comparison
     is decided at every root of φ by a branch and bound over the radius
-    (``numerics.certify.certify_c6_at_every_root``, budget :data:`C6_ROOTS_MAX_INTERVALS` intervals
+    (``numerics._certify.certify_c6_at_every_root``, budget :data:`C6_ROOTS_MAX_INTERVALS` intervals
     and :data:`C6_ROOTS_TIME_LIMIT` seconds), and the row is decided when that agrees."""
-    C = need("numerics.certify")
+    C = need("numerics._certify")
     if variant:
         return _undecided(f"the named wrong variant {variant!r} has no certified form (only bound_factor has)")
     cert, why = certify_limit_of(problem, config, lim)
@@ -621,7 +606,7 @@ def certify_c6(problem, config, lim=None, *, bound_factor=1.0, variant: str = ""
             complete, note = _uniqueness_note(cert)
     if not complete and cmp.decision in (D.CERTIFIED, D.CERTIFIED_FAIL):
         # other roots of φ are not excluded: decide the comparison at every root instead (branch and
-        # bound over the radius, numerics.certify.certify_c6_at_every_root; docs/certify.md)
+        # bound over the radius, numerics._certify.certify_c6_at_every_root; docs/certify.md)
         roots = C.certify_c6_at_every_root(problem, config, cert, l1, bound_factor=bound_factor,
                                            max_intervals=C6_ROOTS_MAX_INTERVALS, time_limit=C6_ROOTS_TIME_LIMIT)
         complete = roots.decision is cmp.decision
@@ -678,10 +663,10 @@ def check_c6(problem, config, dps, *, variant: str = "", bound_factor: float = 1
     diff, allowed, gen = cross_check_bound(q, problem.n, config.L)
     if gen is None:
         rows.append(Row("C6", "cross-check", float("nan"), float("nan"), FAIL,
-                        "numerics.quantities gave no bound where the hand-written one applies"))
+                        "numerics._quantities gave no bound where the hand-written one applies"))
     else:
         rows.append(Row("C6", "cross-check", diff, allowed, verdict_le(diff, allowed),
-                        f"|hand-written §5 bound − numerics.quantities' generated bound| ({q['bound_true']:.6g} vs {gen:.6g})",
+                        f"|hand-written §5 bound − numerics._quantities' generated bound| ({q['bound_true']:.6g} vs {gen:.6g})",
                         details={"hand_written": q["bound_true"], "generated": gen}))
     if certify:
         head = apply_certificate(rows[0], certify_c6(problem, config, lim, bound_factor=bound_factor, variant=variant))
@@ -722,9 +707,9 @@ def sweep(problem, config, dps, factors=SWEEP, *, keep_limits: bool = False):
 def certify_c7(problem, points, *, variant: str = "") -> dict:
     """The certificate of C7 (for :func:`~wnbias.claims.registry.apply_certificate`): every point's
     limit certified, its magnification ``r_∞ > r₀`` proven on the enclosure, and ``‖x_∞‖₁``
-    non-increasing along decreasing ``α_eff`` on the enclosures (``numerics.certify.compare_c7``).
+    non-increasing along decreasing ``α_eff`` on the enclosures (``numerics._certify.compare_c7``).
     ``variant="increasing"`` decides the planted wrong claim (``‖x_∞‖₁`` never decreases) instead."""
-    C = need("numerics.certify")
+    C = need("numerics._certify")
     certs, notes = [], []
     for p in points:
         cert, why = certify_limit_of(problem, p["config"], p["lim"])
@@ -878,16 +863,16 @@ register(Claim(
     "finite time: tol(15, K_ACCUMULATED); limit: residual-explained distance + tol(15, K_ACCUMULATED); "
     "at dps: the Taylor flow's finite-time identity tol(dps, K_ACCUMULATED), flow vs limit residual-explained + "
     "tol(dps, K_ACCUMULATED), the limit re-projected tol(dps, K_SOLVE)",
-    symbolic=("rho_beta", "potential_F", "limit_equation"), requires=("numerics.flow64", "numerics.taylor", "numerics.bregman", "numerics.limit"),
+    symbolic=("rho_beta", "potential_F", "limit_equation"), requires=("numerics._flow64", "numerics._taylor", "numerics._bregman", "numerics._limit"),
     default_dps=30, certifiable=True))
 register(Claim(
     "C6", "the ℓ1 gap is below the §5 bound", r"S - \|z^*\|_1 \le \tfrac{L}{2}\alpha_{\mathrm{eff}}^{L-2} n^{(L-2)/L} S^{2/L}\ (L>2),\ \text{log form for } L = 2",
     "§5", check_c6, cases_c6,
     "gap ≤ bound + tol(d, K_SOLVE)·‖z*‖₁ (the LP's relative accuracy; d = dps with the LP polished at dps); cross-check with the generated bound "
     "within tol(15, K_ROUNDOFF) × the size of what its evaluation cancels",
-    symbolic=("l1_gap_bound_L2", "l1_gap_bound_Lgt2"), requires=("numerics.limit", "numerics.lp"), certifiable=True))
+    symbolic=("l1_gap_bound_L2", "l1_gap_bound_Lgt2"), requires=("numerics._limit", "numerics._lp"), certifiable=True))
 register(Claim(
     "C7", "magnification: ‖x_∞‖₁ never increases as α_eff decreases", r"\alpha_{\mathrm{eff}} \downarrow\ \Rightarrow\ \|x_\infty\|_1 \downarrow",
     "§5 (Monotonicity)", check_c7, cases_c7,
     "largest relative increase ≤ tol(dps, K_SOLVE); the slope is reported, not judged",
-    symbolic=(), requires=("numerics.limit", "numerics.lp"), certifiable=True))
+    symbolic=(), requires=("numerics._limit", "numerics._lp"), certifiable=True))

@@ -1,6 +1,6 @@
 """The built-in problem set of ``wnbias verify``: small, fixed, reproducible.
 
-Each problem is drawn by :func:`numerics.problem.generate` with a fixed seed, so the set is
+Each problem is drawn by :func:`numerics._problem.generate` with a fixed seed, so the set is
 the same on every machine.  ``tiny*`` problems are for high-precision integration
 (dps 30–50), ``small*`` for float64 flows and limit solves, ``interior`` for a high-precision flow
 that converges.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from numerics.problem import Problem, generate
+from numerics._problem import Problem, generate
 
 # name -> (kind, N, M, seed, k, model, matrix)
 SPECS = {

@@ -20,14 +20,16 @@ A check never fakes a result:
 
 Certified verdicts (``check(..., certify=True)`` for the claims with ``Claim.certifiable``; issue 14,
 docs/certify.md): :data:`CERTIFIED` is a verdict above ``PASS``: every quantity of the comparison
-is a rigorous enclosure (``numerics.certify``) and the relation holds on the whole enclosure.  A
+is a rigorous enclosure (``numerics._certify``) and the relation holds on the whole enclosure.  A
 comparison that fails on the whole enclosure is a *certified FAIL*: verdict ``FAIL`` (so it counts
 as a FAIL everywhere: exit codes, summaries), its reason starting "certified FAIL" and its
 ``Row.certificate["decision"]`` ``"certified_fail"``.  Undecided comparisons keep the numeric
 verdict and say "not certified: <why>".  :func:`apply_certificate` does that mapping.
 
-Claims are defined in the modules of :data:`CLAIM_MODULES`, loaded by :func:`load_claims` (not at
-import time of this module: those modules import this one).  Claims from outside the package:
+Claims are defined in the modules of :data:`CLAIM_MODULES`, which import this module and register
+their claims; :func:`load_claims` has the package ``wnbias/claims/__init__.py`` import them on first
+use (one explicit ``import`` each), and this module imports none of them, so there is no import
+cycle.  Claims from outside the package:
 :func:`load_plugin` imports a module that calls :func:`register`, and every entry point of the
 group :data:`ENTRY_POINT_GROUP` is loaded with the built-in claims (docs/claims.md, "Your own
 claims").
@@ -42,6 +44,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from numerics._status import NumericalError
+from wnbias.errors import MachineryMissing  # noqa: F401  (defined once, in numerics._status; re-exported)
 
 PASS = "PASS"
 FAIL = "FAIL"
@@ -61,26 +64,17 @@ CLAIM_MODULES = (
     "wnbias.claims.symbolic",
     "wnbias.claims.matrix",
 )
+"""The modules whose import registers the built-in claims, in this order.  They are imported on
+first use by the package (``wnbias/claims/__init__.py``, one ``import`` statement each, through the
+hook :func:`_set_builtin_loader`), never by this module: they import this one, and this one
+imports none of them."""
 
 MATRIX_CLAIMS_PREFIX = "M"
 """Ids of the matrix-model claims (docs/math.md §9); ``verify`` runs them only with ``--model matrix``."""
-"""The modules whose import registers the built-in claims (in this order)."""
 
 ENTRY_POINT_GROUP = "wnbias.claims"
 """Entry-point group of claims from other packages: each entry point names a module (importing
 it registers its claims), a :class:`Claim`, or a callable returning a Claim or a list of them."""
-
-
-class MachineryMissing(RuntimeError):
-    """A module a check needs cannot be imported (or lacks a name): the check cannot run.
-
-    Not a verdict: :meth:`Claim.run` lets it propagate and ``verify`` exits 3 naming
-    :attr:`module`."""
-
-    def __init__(self, module: str, why: str = ""):
-        super().__init__(f"missing machinery: {module}" + (f" ({why})" if why else ""))
-        self.module = module
-        self.why = why
 
 
 Unavailable = MachineryMissing
@@ -103,7 +97,7 @@ def need(module: str, *names: str):
     """Import ``module`` (and optionally attributes); raise :class:`MachineryMissing` if it
     cannot be imported or lacks a name.
 
-    ``need("numerics.limit", "limit_solve")`` returns the function; with several names a tuple.
+    ``need("numerics._limit", "limit_solve")`` returns the function; with several names a tuple.
     Only ``ImportError`` becomes :class:`MachineryMissing`; any other exception raised while
     importing (a syntax or programming error) propagates as it is.
     """
@@ -384,20 +378,31 @@ def register(claim: Claim) -> Claim:
     return claim
 
 
+_BUILTIN_LOADER: Optional[Callable[[], None]] = None
+
+
+def _set_builtin_loader(loader: Callable[[], None]) -> None:
+    """The package ``wnbias.claims`` hands over the function that imports :data:`CLAIM_MODULES`
+    (so that this module needs no import of them: they import this one)."""
+    global _BUILTIN_LOADER
+    _BUILTIN_LOADER = loader
+
+
 def load_claims() -> None:
-    """Import the modules of :data:`CLAIM_MODULES` (registering the built-in claims), then the
-    entry points of :data:`ENTRY_POINT_GROUP`.  Idempotent.
+    """Register the built-in claims (the modules of :data:`CLAIM_MODULES`, imported by the
+    package's loader), then the entry points of :data:`ENTRY_POINT_GROUP`.  Idempotent.
 
     A claim module that cannot import its machinery raises :class:`MachineryMissing`."""
     global _LOADED
     if _LOADED:
         return
-    for name in CLAIM_MODULES:
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            raise MachineryMissing(getattr(exc, "name", None) or name,
-                                   f"needed by the claim module {name}: {exc}") from exc
+    if _BUILTIN_LOADER is None:  # pragma: no cover - the package __init__ always sets it
+        raise RuntimeError("wnbias.claims did not set the loader of the built-in claims")
+    try:
+        _BUILTIN_LOADER()
+    except ImportError as exc:
+        raise MachineryMissing(getattr(exc, "name", None) or "a claim module",
+                               f"needed by the built-in claims ({', '.join(CLAIM_MODULES)}): {exc}") from exc
     _LOADED = True
     _load_entry_points()
 

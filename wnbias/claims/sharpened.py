@@ -25,8 +25,8 @@ import math
 
 import mpmath
 
-from numerics.config import FlowConfig
-from numerics.precision import DPS_FLOAT64, K_ROUNDOFF, tol, workdps
+from numerics._config import FlowConfig
+from numerics._precision import DPS_FLOAT64, K_ROUNDOFF, tol, workdps
 from wnbias.claims import problems as P
 from wnbias.claims.limits import gap_and_bound
 from wnbias.claims.registry import FAIL, AssumptionFailed, Case, Claim, Row, need, register, verdict_le
@@ -136,4 +136,4 @@ register(Claim(
     "§5.1", check_c11, cases_c11,
     "gap ≤ bound + tol(d, K_SOLVE)·‖z*‖₁ (C6's LP accuracy); cross-check with the derived expression at 30 digits "
     "within tol(15, K_ROUNDOFF) × max(1, |log bound|) × bound",
-    symbolic=("l1_gap_bound_Lgt2_sharp",), requires=("numerics.limit", "numerics.lp", "theory")))
+    symbolic=("l1_gap_bound_Lgt2_sharp",), requires=("numerics._limit", "numerics._lp", "theory")))

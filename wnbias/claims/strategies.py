@@ -1,7 +1,7 @@
 """Hypothesis strategies for problems and flow settings — the one place they are defined.
 
 Used by ``wnbias falsify`` and by the property tests (``tests/strategies.py`` re-exports
-them).  Problems are drawn through :func:`numerics.problem.generate` from a drawn seed, so a
+them).  Problems are drawn through :func:`numerics._problem.generate` from a drawn seed, so a
 shrunk counterexample is small (``N``, ``M``, seed and the floats all shrink) and is saved
 as an ordinary ``.npz``.  Hypothesis is imported here, so import this module only where
 hypothesis is installed (the ``test`` extra).
@@ -15,8 +15,8 @@ import numpy as np
 
 from hypothesis import strategies as st
 
-from numerics.config import FlowConfig
-from numerics.problem import Problem, generate
+from numerics._config import FlowConfig
+from numerics._problem import Problem, generate
 
 MATRICES = ("gaussian", "rademacher", "correlated")
 """Full-row-rank matrix kinds (``equal_columns`` is pinned as an edge case with ``M = 1``)."""

@@ -41,14 +41,14 @@ class TightCase:
     def problem(self):
         import numpy as np
 
-        from numerics.problem import Problem
+        from numerics._problem import Problem
 
         A = np.array([[_number(v) for v in row] for row in self.A], dtype=float)
         y = np.array([_number(v) for v in self.y], dtype=float)
         return Problem(A, y, self.model, description=f"tight case {self.label} (wnbias/claims/tight_cases.py)")
 
     def config(self):
-        from numerics.config import FlowConfig
+        from numerics._config import FlowConfig
 
         return FlowConfig(L=self.L, r0=self.r0, eta_r=self.eta_tilde, eta_u=1)
 

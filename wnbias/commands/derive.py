@@ -42,9 +42,10 @@ def _as_dict(d, res, seconds):
 
 
 def run(args) -> int:
-    import json
     import sys
     import time
+
+    from wnbias.io import dumps
 
     L = _depth_arg(str(args.L))
     if args.model == "matrix" and L != "symbolic":
@@ -81,7 +82,7 @@ def run(args) -> int:
     n_ok = sum(1 for _, r, _ in results if r.verified)
 
     if args.format == "json":
-        print(json.dumps([_as_dict(d, r, s) for d, r, s in results], indent=2, ensure_ascii=False))
+        print(dumps([_as_dict(d, r, s) for d, r, s in results], indent=2))
     elif args.format == "latex":
         for d, r, _ in results:
             print(d.latex())

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
 from wnbias.errors import UsageError
+from wnbias.io import dumps, write_json
 
 HELP = "search for a counterexample to a claim (hypothesis); shrink and save it"
 DESCRIPTION = """\
 Run the claim's property (a cheap float64 form: short flows, float64 limit solves) on
 problems drawn by hypothesis.  A counterexample is shrunk to a minimal one, printed, and
-saved as a .npz (numerics.problem.Problem.save) with its flow settings in a .json beside it.
+saved as a .npz (numerics._problem.Problem.save) with its flow settings in a .json beside it.
 Planted wrong variants (e.g. C6:half-L2, C6:false-L2, C3:wrong-sign-s, C5:no-rho; see --list)
 show that the search works.  --plugin MODULE imports a module that registers its own
 properties (wnbias.claims.properties.register_property).
@@ -205,11 +205,11 @@ def run(args) -> int:
             "evaluations": stats["tried"]}
     try:
         npz = problem.save(outdir / f"{stem}.npz")
-        (outdir / f"{stem}.json").write_text(json.dumps(side, indent=1, default=str))
+        write_json(outdir / f"{stem}.json", side, indent=1)
     except OSError as exc:
         print(f"wnbias falsify: could not write the counterexample to {outdir} ({exc}); it is printed above "
               "and here in full:", file=sys.stderr)
-        print(json.dumps(side, indent=1, default=str))
+        print(dumps(side, indent=1))
         return 3
     print(f"  saved {npz} and {outdir / (stem + '.json')}")
     return 1

@@ -32,13 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    import json
     import platform
     import time
     import traceback
 
     from wnbias import experiments as X
     from wnbias.experiments import EXPERIMENT_NAMES, get_experiment
+    from wnbias.io import check_output_dir, dumps, versions
 
     names = list(dict.fromkeys(args.names)) or list(EXPERIMENT_NAMES)  # each named experiment runs once
     bad = [n for n in names if n not in EXPERIMENT_NAMES]
@@ -49,25 +49,12 @@ def run(args) -> int:
     if args.seeds is not None and args.seeds < 1:
         raise UsageError(f"--seeds must be a positive integer, got {args.seeds}")
     # --out is created and probed before any work (also: no directory where a file will go)
-    check = getattr(X, "check_output_dir", None)
-    if check is not None:
-        try:
-            out = check(args.out, "--out", files=X.output_files(names))
-        except ValueError as exc:  # experiments.OutputDirError
-            raise UsageError(str(exc) if str(exc).startswith("--out") else f"--out: {exc}") from None
-    else:
-        from wnbias.jsonio import check_output_dir
-
-        out = check_output_dir(args.out, "--out")
-    try:
-        from wnbias.experiments._common import OutputWriteError
-    except ImportError:
-        OutputWriteError = ()
+    out = check_output_dir(args.out, "--out", files=X.output_files(names))
 
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from wnbias.sweep import versions
+    from wnbias.experiments._common import OutputWriteError
 
     mods = [get_experiment(n) for n in names]
     started = time.time()
@@ -108,7 +95,7 @@ def run(args) -> int:
     }
     for exc in unwritten:
         _print_unwritten(exc)
-    text = json.dumps(manifest, indent=1, default=str)
+    text = dumps(manifest, indent=1)
     try:
         _write_atomic(out / "manifest.json", text)
     except OSError as exc:
@@ -131,33 +118,25 @@ def run(args) -> int:
 
 def _print_unwritten(exc) -> None:
     """The caption and the CSV rows of an experiment whose files could not be written."""
-    import csv
-    import json
     import sys
+
+    from wnbias.io import columns, csv_rows
 
     print(f"## {exc.name}: {exc} — the results follow")
     print(exc.caption)
     rows = list(exc.rows)
     if rows:
-        cols = list(dict.fromkeys(k for r in rows for k in r))
-        w = csv.DictWriter(sys.stdout, fieldnames=cols)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()})
+        csv_rows(sys.stdout, columns(rows), rows)
 
 
 def _write_atomic(path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary name unique to this process, then rename."""
-    from wnbias.sweep import atomic_write
+    """Write ``text`` to ``path`` atomically (:func:`wnbias.io.atomic_write`)."""
+    from wnbias.io import atomic_write
 
     atomic_write(path, lambda fh: fh.write(text), encoding="utf-8")
 
 
 def _blas_threads(n: int):
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        import contextlib
+    from threadpoolctl import threadpool_limits
 
-        return contextlib.nullcontext()
     return threadpool_limits(n)

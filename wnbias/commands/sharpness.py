@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
-from wnbias.errors import UsageError
+from wnbias.errors import MachineryMissing, UsageError
+from wnbias.io import dumps, write_json
 
 HELP = "adversarial search for the largest gap/bound of a bound claim (C6); saves the problem found"
 DESCRIPTION = """\
@@ -13,7 +13,7 @@ Maximise gap/bound of the §5 bound (claim C6, docs/math.md §5) over small prob
 (M = 1, 2; N = 2..4; positive and signed models), r0 and eta_tilde at a fixed depth L:
 seeded random starts, then bounded Nelder-Mead, in float64; the best point is rounded to
 short decimal parameters and re-checked at dps 30.  Prints the largest ratio found and saves
-the problem (.npz, numerics.problem.Problem.save) with a .json of its exact parameters,
+the problem (.npz, numerics._problem.Problem.save) with a .json of its exact parameters,
 ratios and versions.  Deterministic for a seed: the time budget stops a fixed sequence of
 evaluations early (--max-evals N reproduces a run of N evaluations anywhere).
 For L > 2 the ratio cannot exceed 2/L (docs/sharpness.md).
@@ -71,9 +71,8 @@ def run(args) -> int:
         raise UsageError(f"--max-evals must be a positive integer, got {args.max_evals}")
     try:
         from wnbias import sharpness as S
-    except ImportError as exc:
-        print(f"wnbias sharpness: cannot run: missing machinery: {exc.name or exc}", file=sys.stderr)
-        return 3
+    except ImportError as exc:  # exit 3, naming the module (the CLI prints it)
+        raise MachineryMissing(exc.name or "wnbias.sharpness", str(exc)) from exc
     if args.variant not in S.VARIANTS:
         raise UsageError(f"--variant: no bound variant {args.variant!r}; known: "
                          f"{', '.join(repr(k) for k in S.VARIANTS)}")
@@ -88,9 +87,8 @@ def run(args) -> int:
         with ctx:
             res = S.search("C6", args.L, budget=args.budget, seed=args.seed, max_evals=args.max_evals,
                            variant=args.variant, magnified=args.magnified, recheck=not args.no_recheck, progress=cb)
-    except ImportError as exc:
-        print(f"wnbias sharpness: cannot run: missing machinery: {exc.name or exc}", file=sys.stderr)
-        return 3
+    except ImportError as exc:  # a lazy import inside the search (scipy.optimize, …)
+        raise MachineryMissing(exc.name or "an imported module", str(exc)) from exc
     except S.SharpnessError as exc:
         raise UsageError(str(exc)) from None
     print(f"{res.evaluations} evaluations ({res.applicable} where the bound applies) in {res.wall:.1f} s, "
@@ -114,11 +112,11 @@ def run(args) -> int:
     stem = f"sharpness-C6-L{args.L}" + (f"-{args.variant}" if args.variant else "") + f"-seed{args.seed}"
     try:
         npz = res.problem.save(outdir / f"{stem}.npz")
-        (outdir / f"{stem}.json").write_text(json.dumps(rec, indent=1, default=str))
+        write_json(outdir / f"{stem}.json", rec, indent=1)
     except OSError as exc:
         print(f"wnbias sharpness: could not write the results to {outdir} ({exc}); here they are in full:",
               file=sys.stderr)
-        print(json.dumps(rec, indent=1, default=str))
+        print(dumps(rec, indent=1))
         return 3
     print(f"  saved {npz} and {outdir / (stem + '.json')}")
     violated = q.ok and q.gap > S.variant_bound(q, args.variant) + q.lp_accuracy

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import inspect
+import contextlib
 import math
 from fractions import Fraction
 import os
@@ -33,96 +33,88 @@ What is computed (the "product" names the method whose numbers are the result):
   --dps D   also the flow at D digits by a Taylor method (product: taylor, every limit
             quantity computed at D digits);
   --limit   the limit from the scalar equation of docs/math.md §4 (product: limit_solver, at
-            D digits with --dps); the flows are then only a bounded cross-check: float64 to
-            --t-max, the Taylor flow to a short horizon (1 unless --t-max is given).
---wall-max S bounds the whole command: every solver gets what is left of S seconds.
---certify (with --limit) proves the limit on the instance with ball arithmetic (numerics.certify,
-            docs/certify.md): r_∞ in an explicit interval (certified opposite signs of φ), and
-            enclosures of ρ, α_eff, x_∞ and ‖x_∞‖₁; with constant rates and a uniform β also the ℓ1
-            optimum exactly (an LP basis checked in rationals) and gap ≤ bound (§5) on the
-            enclosures.  The enclosure radii are printed; the JSON block "certificate" has every
-            ball as mid/rad strings.  The certificate has no time limit of its own: it is skipped
-            when --wall-max is spent, and it does not change the exit status.
+            D digits with --dps); the flows are then only a bounded cross-check, both to
+            a short horizon (0.1 unless --t-max is given), where the two flows are compared with
+            each other too.
+--time-limit S bounds the whole command: every solver gets what is left of S seconds.
+--certify (with --limit) proves the limit on the instance with ball arithmetic (docs/certify.md):
+            r_∞ in an explicit interval (certified opposite signs of φ), and enclosures of ρ,
+            α_eff, x_∞ and ‖x_∞‖₁; with constant rates and a uniform β also the ℓ1 optimum exactly
+            (an LP basis checked in rationals) and gap ≤ bound (§5) on the enclosures.  The
+            enclosure radii are printed; the JSON block "certificate" has every ball as mid/rad
+            strings.  The certificate has no time limit of its own: it is skipped when
+            --time-limit is spent, and it does not change the exit status.
+
+The JSON holds one block per method run ("flow64", "high_precision", "limit_solver",
+"certificate"): each is the result's own to_dict() (numbers at the method's precision, mpf as
+decimal strings) with its role ("product" or "cross-check"); a flow block's "analysis" is the
+analysis of its end point, present only when the flow converged.
 
 Exit status: 0 the product converged (or the problem is trivial), 1 otherwise (not_converged,
 time_limit, diverged, inconsistent, failed), 2 bad input, 3 could not run (an output that could
 not be written after the work: the JSON then goes to stdout)."""
 
 T_MAX_DEFAULT = 1e6
-CROSS_CHECK_T_MP = 1.0
-"""Horizon of the Taylor cross-check in --limit mode (unless --t-max is given)."""
+CROSS_CHECK_T = 0.1
+"""Horizon of both flows in --limit mode (unless --t-max is given): there they are a bounded
+cross-check of the limit solver, the product, and of each other at the same time T."""
 CROSS_CHECK_WALL = 120.0
-"""Wall-clock cap (s) of each cross-check integration in --limit mode without --wall-max."""
+"""Wall-clock cap (s) of each cross-check integration in --limit mode without --time-limit."""
 MEMORY_FRACTION = 0.25
 """--generate refuses a matrix whose float64 copies would need more than this fraction of RAM."""
 
 
 def add_arguments(p):
-    from wnbias.cli import exact_number, int_at_least
+    from numerics._config import RATES
+    from numerics._problem import MATRICES, MODELS, TRUTHS
+    from numerics import MIN_DPS
+
+    from wnbias.cli import exact_number, int_at_least, positive_float
 
     src = p.add_argument_group("problem (one of)")
     src.add_argument("--problem", metavar="P.npz", help="a problem saved by Problem.save (.npz with A and y)")
     src.add_argument("--A", metavar="A.npy", help="the matrix A (.npy); needs --y")
     src.add_argument("--y", metavar="y.npy", help="the data y (.npy); needs --A")
-    src.add_argument("--generate", metavar="KIND", help="sparse_positive | sparse_signed | gaussian")
-    src.add_argument("--N", metavar="N", help="with --generate: signal length")
-    src.add_argument("--M", metavar="M", help="with --generate: measurements (M < N)")
-    src.add_argument("--seed", metavar="S", default="0", help="with --generate: random seed (default 0)")
-    src.add_argument("--k", metavar="K", help="with --generate: sparsity (default M//4)")
-    src.add_argument("--matrix", metavar="KIND", default="gaussian",
-                     help="with --generate: gaussian | rademacher | correlated | equal_columns")
-    p.add_argument("--model", metavar="MODEL", help="positive | signed (default: the problem's)")
+    src.add_argument("--generate", metavar="KIND", choices=TRUTHS, help=" | ".join(TRUTHS))
+    src.add_argument("--N", metavar="N", type=int_at_least(2, "a positive integer"),
+                     help="with --generate: signal length")
+    src.add_argument("--M", metavar="M", type=int_at_least(1, "a positive integer"),
+                     help="with --generate: measurements (M < N)")
+    src.add_argument("--seed", metavar="S", type=int_at_least(0, "a non-negative integer"), default=0,
+                     help="with --generate: random seed (default 0)")
+    src.add_argument("--k", metavar="K", type=int_at_least(1, "a positive integer"),
+                     help="with --generate: sparsity (default M//4)")
+    src.add_argument("--matrix", metavar="KIND", choices=MATRICES, default="gaussian",
+                     help="with --generate: " + " | ".join(MATRICES))
+    p.add_argument("--model", metavar="MODEL", choices=MODELS, help=" | ".join(MODELS) + " (default: the problem's)")
     flow = p.add_argument_group("flow (parameters are kept exactly as typed)")
     flow.add_argument("--L", metavar="L", type=int_at_least(2, "an integer (the depth)"), default=2,
                       help="depth, an integer >= 2 (default 2)")
     flow.add_argument("--r0", metavar="R", type=exact_number(), default="1", help="initial radius > 0 (default 1)")
     flow.add_argument("--eta-r", metavar="A", type=exact_number(), default="0.1", help="η_r > 0 (default 0.1)")
     flow.add_argument("--eta-u", metavar="B", type=exact_number(), default="1", help="η_u > 0 (default 1)")
-    flow.add_argument("--rates", metavar="RATES", default="constant", help="constant | r2 | plain (default constant)")
+    flow.add_argument("--rates", metavar="RATES", choices=RATES, default="constant",
+                      help=" | ".join(RATES) + " (default constant)")
     run = p.add_argument_group("integration")
-    run.add_argument("--t-max", metavar="T", help=f"largest time (default {T_MAX_DEFAULT:g}; "
-                                                  f"with --limit --dps, {CROSS_CHECK_T_MP:g} for the Taylor cross-check)")
-    run.add_argument("--rtol", metavar="TOL", default="1e-10", help="solver tolerance on (r, log u) (default 1e-10)")
-    run.add_argument("--loss-tol", metavar="TOL", help="loss tolerance of every integration (default: each integrator's)")
-    run.add_argument("--wall-max", metavar="SEC", help="wall-clock budget in seconds for the whole command (default none)")
-    run.add_argument("--dps", metavar="D", help="also work at D decimal digits (numerics.taylor, numerics.limit)")
-    run.add_argument("--limit", action="store_true", help="solve for the limit directly (numerics.limit): the product")
+    run.add_argument("--t-max", metavar="T", type=positive_float(),
+                     help=f"largest time (default {T_MAX_DEFAULT:g}; with --limit, {CROSS_CHECK_T:g}: the flows "
+                          "are then a cross-check)")
+    run.add_argument("--rtol", metavar="TOL", type=positive_float(below=1), default=1e-10,
+                     help="solver tolerance on (r, log u) (default 1e-10)")
+    run.add_argument("--loss-tol", metavar="TOL", type=positive_float(),
+                     help="loss tolerance of every integration (default: each integrator's)")
+    run.add_argument("--time-limit", dest="time_limit", metavar="SEC", type=positive_float(),
+                     help="wall-clock budget in seconds for the whole command (default none)")
+    run.add_argument("--dps", metavar="D", type=int_at_least(MIN_DPS, "a number of decimal digits"),
+                     help=f"also work at D >= {MIN_DPS} decimal digits (the Taylor flow, the limit solver)")
+    run.add_argument("--limit", action="store_true", help="solve for the limit directly (numerics.limit_solve): the product")
     run.add_argument("--certify", action="store_true",
                      help="with --limit: prove the limit with ball arithmetic and print the enclosure radii "
-                          "(numerics.certify, docs/certify.md)")
+                          "(numerics.certify_limit, docs/certify.md)")
     out = p.add_argument_group("output")
     out.add_argument("--json", metavar="OUT", help="write all results as JSON to OUT ('-': stdout)")
     out.add_argument("--save-problem", metavar="P.npz", help="save the problem used (.npz)")
     out.add_argument("--no-progress", action="store_true", help="no progress indicator on stderr")
-
-
-# -- argument parsing (never eval) ---------------------------------------------------------
-
-
-def _float(args, name, *, positive=True):
-    raw = getattr(args, name.replace("-", "_"))
-    try:
-        v = float(str(raw).strip())
-    except ValueError:
-        raise UsageError(f"--{name} must be a number, got {raw!r}") from None
-    if not math.isfinite(v):
-        raise UsageError(f"--{name} must be finite, got {raw!r}")
-    if positive and v <= 0:
-        raise UsageError(f"--{name} must be > 0, got {raw!r}")
-    return v
-
-
-def _int(args, name, *, minimum=None, what="an integer"):
-    """``--name`` as an integer, read by :func:`wnbias.cli.int_at_least` (UsageError naming it)."""
-    import argparse
-
-    from wnbias.cli import int_at_least
-
-    raw = getattr(args, name.replace("-", "_"))
-    try:
-        return int_at_least(-math.inf if minimum is None else minimum, what)(raw)
-    except argparse.ArgumentTypeError as exc:
-        raise UsageError(f"--{name} {exc}") from None
 
 
 def _memory_bytes() -> int:
@@ -157,12 +149,10 @@ def _blame(msg: str) -> str:
 
 def load_problem(args):
     """The problem named by the arguments (UsageError naming the argument on bad input)."""
-    from numerics.problem import MATRICES, MODELS, TRUTHS, Problem, generate
+    from numerics import Problem, generate
 
     from wnbias.commands.verify import read_problem, refuse_bad_scale
 
-    if args.model is not None and args.model not in MODELS:
-        raise UsageError(f"--model must be one of {', '.join(MODELS)}, got {args.model!r}")
     sources = [s for s, given in (("--problem", args.problem), ("--A/--y", args.A or args.y),
                                   ("--generate", args.generate)) if given]
     if len(sources) != 1:
@@ -180,24 +170,16 @@ def load_problem(args):
                 raise UsageError(_blame(str(exc))) from None
             refuse_bad_scale(problem, "--A/--y")
             return problem
-        kind = args.generate
-        if kind not in TRUTHS:
-            raise UsageError(f"--generate must be one of {', '.join(TRUTHS)}, got {kind!r}")
-        if args.matrix not in MATRICES:
-            raise UsageError(f"--matrix must be one of {', '.join(MATRICES)}, got {args.matrix!r}")
-        if args.N is None or args.M is None:
+        kind, N, M, k = args.generate, args.N, args.M, args.k
+        if N is None or M is None:
             raise UsageError("--generate needs --N and --M")
-        N = _int(args, "N", minimum=2, what="a positive integer")
-        M = _int(args, "M", minimum=1, what="a positive integer")
         if M >= N:
             raise UsageError(f"--M must be smaller than --N (underdetermined), got M = {M}, N = {N}")
-        seed = _int(args, "seed", minimum=0, what="a non-negative integer")
-        k = None if args.k is None else _int(args, "k", minimum=1, what="a positive integer")
         if k is not None and k > N:
             raise UsageError(f"--k must be at most N = {N}, got {k}")
         _check_generate_size(N, M, args.model or ("signed" if kind == "sparse_signed" else "positive"))
         try:
-            return generate(kind, N, M, seed, k=k, model=args.model, matrix=args.matrix)
+            return generate(kind, N, M, args.seed, k=k, model=args.model, matrix=args.matrix)
         except MemoryError:
             raise UsageError(f"--N/--M: a {M}×{N} problem does not fit in memory; choose a smaller one") from None
     except UsageError:
@@ -207,27 +189,19 @@ def load_problem(args):
 
 
 def load_config(args, n=None):
-    from numerics.config import RATES, FlowConfig
+    from numerics import FlowConfig
 
-    if args.rates not in RATES:
-        raise UsageError(f"--rates must be one of {', '.join(RATES)}, got {args.rates!r}")
     try:  # the strings as typed: FlowConfig keeps them exactly (docs/math.md §2)
         return FlowConfig(L=args.L, r0=args.r0, eta_r=args.eta_r, eta_u=args.eta_u, rates=args.rates)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
 
-def min_dps() -> int:
-    from wnbias.commands.verify import min_dps as _m
-
-    return _m()
-
-
 # -- advice in solver messages: only what the command line can do -------------------------
 
 _API_ONLY = re.compile(r"method\s*=|max_iter|max_steps|nu0|bracket\s*=|\btol\s*=|path_from|\bmixed\b|\border\s*=")
 _TO_CLI = ((re.compile(r"\bt_max\b"), "--t-max"), (re.compile(r"(?<![-\w])rtol\b"), "--rtol"),
-           (re.compile(r"\bloss_tol\b"), "--loss-tol"), (re.compile(r"\b(time_limit|wall_max)\b"), "--wall-max"),
+           (re.compile(r"\bloss_tol\b"), "--loss-tol"), (re.compile(r"\btime_limit\b"), "--time-limit"),
            (re.compile(r"(?<![-\w])dps\s*=\s*(\d+)"), r"--dps \1"), (re.compile(r"(?<![-\w])dps\s*="), "--dps"))
 
 
@@ -258,11 +232,11 @@ def cli_advice(message: str) -> str:
     return text
 
 
-# -- budgets ----------------------------------------------------------------------------------
+# -- budget and progress ----------------------------------------------------------------------
 
 
 class _Budget:
-    """What is left of ``--wall-max`` (None: no budget)."""
+    """What is left of ``--time-limit`` (None: no budget)."""
 
     def __init__(self, seconds):
         self.seconds = seconds
@@ -275,219 +249,110 @@ class _Budget:
         return rest if cap is None else min(rest, cap)
 
 
-def _budget_kw(fn, seconds) -> dict:
-    """``time_limit=seconds`` for ``fn`` (its older spelling ``wall_max`` where that is all it takes)."""
-    if seconds is None:
-        return {}
-    params = inspect.signature(fn).parameters
-    if "time_limit" in params:
-        return {"time_limit": seconds}
-    if "wall_max" in params:
-        return {"wall_max": seconds}
-    raise CannotRun(f"{fn.__module__}.{fn.__name__} takes no time budget, so --wall-max cannot be honoured")
+@contextlib.contextmanager
+def _progress(enabled: bool, label: str):
+    """A ``progress(t, loss)`` callback drawing a rich progress line on stderr (None when disabled)."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TextColumn("t = {task.fields[t]}"),
+               TextColumn("loss = {task.fields[loss]}"), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, t="—", loss="—")
+
+        def update(t, loss):
+            bar.update(task, t=f"{float(t):.4g}", loss=f"{float(loss):.3e}")
+
+        yield update
 
 
-# -- progress ---------------------------------------------------------------------------------
-
-
-class _Progress:
-    """A one-line progress indicator on stderr (t and loss), throttled."""
-
-    def __init__(self, enabled: bool, label: str):
-        self.enabled = enabled
-        self.label = label
-        self.tty = sys.stderr.isatty()
-        self.last = 0.0
-        self.t0 = time.perf_counter()
-
-    def __call__(self, t, loss):
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if now - self.last < (0.2 if self.tty else 5.0):
-            return
-        self.last = now
-        line = f"{self.label}: t = {float(t):.4g}  loss = {float(loss):.3e}  ({now - self.t0:.0f} s)"
-        if self.tty:
-            sys.stderr.write("\r" + line + "\x1b[K")
-        else:
-            sys.stderr.write(line + "\n")
-        sys.stderr.flush()
-
-    def done(self):
-        if self.enabled and self.tty:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
-
-
-# -- the blocks of the result -----------------------------------------------------------------
+# -- the blocks of the result (each a result dataclass's to_dict(), and where it stands) ---------
 
 FLOAT64 = "float64 (about 15 significant digits)"
+_REPORT_KEYS = ("r_inf", "rho", "log_rho", "alpha_eff", "log_alpha_eff", "x_inf", "invariant_residual",
+                "bregman_mismatch", "l1_opt", "l1_gap", "l1_gap_S", "l1_bound", "bound_name", "bound_ratio",
+                "magnification")
+"""The quantities of a limit (:class:`numerics.LimitReport`) that the summary of a flow block repeats."""
 
 
 def _digits(dps):
     return f"{dps} decimal digits" if dps is not None else FLOAT64
 
 
-def _flow64_block(flow, rep, l1, ls, role):
+def _max_abs(values):
     import numpy as np
 
-    from numerics._status import Status
-
-    converged = flow.status is Status.CONVERGED
-
-    def lim(v):
-        return v if converged else None
-
-    return {
-        "method": "flow64: float64 integration (numerics.flow64)",
-        "role": role,
-        "precision": FLOAT64,
-        "dps": None,
-        "status": flow.status.value,
-        "message": cli_advice(flow.message),
-        "t_final": flow.t_final,
-        "r_final": flow.r_final,
-        "loss": flow.loss_final,
-        "residual": math.sqrt(2.0 * flow.loss_final) if math.isfinite(flow.loss_final) else None,
-        "r_inf": lim(rep and rep.r_inf),
-        "rho": lim(rep and rep.rho),
-        "log_rho": lim(rep and rep.log_rho),
-        "alpha_eff": lim(rep and rep.alpha_eff),
-        "log_alpha_eff": lim(rep and rep.log_alpha_eff),
-        "x_inf": lim(rep and rep.x_inf),
-        "invariant_residual": float(np.max(flow.invariant_residual)) if len(flow.invariant_residual) else None,
-        "invariant_residual_final": float(flow.invariant_residual[-1]) if len(flow.invariant_residual) else None,
-        "invariant_residual_limit": lim(rep and rep.invariant_residual),
-        "unorm_dev_max": float(np.max(np.abs(flow.unorm_dev))) if len(flow.unorm_dev) else None,
-        "bregman_mismatch": lim(rep and rep.bregman_mismatch),
-        "l1_opt": l1.value if l1.status is Status.CONVERGED else None,
-        "l1_status": l1.status.value,
-        "l1_gap": lim(rep and rep.l1_gap),
-        "l1_gap_S": lim(rep and rep.l1_gap_S),
-        "l1_bound": lim(rep and rep.l1_bound),
-        "bound_name": rep.bound_name if rep else None,
-        "bound_ratio": lim(rep and rep.bound_ratio),
-        "magnification": lim(rep and rep.magnification),
-        "limit_movement": flow.extras.get("limit_movement"),
-        "x_movement": flow.extras.get("x_movement"),
-        "r_movement": flow.extras.get("r_movement"),
-        "log_rho_movement": flow.extras.get("log_rho_movement"),
-        "least_squares_residual": ls.residual,
-        "notes": rep.message if rep else "",
-        "settings": {"loss_tol": flow.extras.get("loss_tol", getattr(flow, "loss_tol", None)),
-                     "limit_tol": flow.extras.get("limit_tol"), "method": flow.method,
-                     "method_switches": flow.extras.get("method_switches"), "field": flow.extras.get("field"),
-                     "coordinates": flow.extras.get("coordinates")},
-        "work": {"nfev": flow.nfev, "nsteps": flow.nsteps, "njev": flow.extras.get("njev"),
-                 "flow_wall_time": flow.wall_time},
-        "trajectory": {"t": flow.t, "loss": flow.loss, "r": flow.r,
-                       "invariant_residual": flow.invariant_residual, "unorm_dev": flow.unorm_dev},
-    }
+    values = np.asarray(values, dtype=float)
+    return float(np.nanmax(np.abs(values))) if values.size and not np.all(np.isnan(values)) else None
 
 
-def _mpstr(v, dps=None):
-    from wnbias.jsonio import mp_str
-
-    if v is None:
-        return None
-    if isinstance(v, (int, float)) or type(v).__module__ == "numpy":
-        return repr(float(v))
-    return mp_str(v, dps)
-
-
-def _opt_float(v):
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def _taylor_block(hp, hrep, dps, role):
-    import numpy as np
-
-    block = {"method": "taylor: Taylor integration at dps digits (numerics.taylor)", "role": role,
-             "precision": _digits(dps), "dps": dps, "status": hp.status.value, "message": cli_advice(hp.message),
-             "t_final": _mpstr(hp.t_final, dps), "r_final": _mpstr(hp.r_final, dps),
-             "loss": _opt_float(hp.loss_final), "r_inf": None, "rho": None, "log_rho": None, "alpha_eff": None,
-             "x_inf": None, "wall_time": hp.wall_time, "nsteps": hp.nsteps,
-             # accuracies along the whole trajectory, at the working precision
-             "invariant_residual_max": float(np.nanmax(hp.invariant_residual)) if len(hp.invariant_residual) else None,
-             "unorm_dev_max": float(np.nanmax(np.abs(hp.unorm_dev))) if len(hp.unorm_dev) else None,
-             "max_step_increase": _opt_float(getattr(hp, "max_step_increase", None)),
-             "bregman_mismatch": None, "l1_gap": None, "l1_bound": None, "bound_ratio": None,
-             "magnification": None, "precision_of": None}
-    if hrep is not None:
-        block.update(r_inf=_mpstr(hrep.r_inf, dps), rho=_mpstr(hrep.rho, dps), log_rho=_mpstr(hrep.log_rho, dps),
-                     alpha_eff=_mpstr(hrep.alpha_eff, dps) if hrep.alpha_eff is not None else None,
-                     x_inf=[_mpstr(v, dps) for v in hrep.x_inf],
-                     bregman_mismatch=_opt_float(hrep.bregman_mismatch), l1_gap=_opt_float(hrep.l1_gap),
-                     l1_bound=_opt_float(hrep.l1_bound), bound_ratio=_opt_float(hrep.bound_ratio),
-                     magnification=bool(hrep.magnification), precision_of=dict(hrep.precision),
-                     notes=hrep.message)
+def _flow_block(flow, report, role, engine):
+    """A flow's block: ``flow.to_dict()``, its role and precision, what the trajectory held, and (only
+    when the run converged) the analysis of its end point, ``report.to_dict()``."""
+    block = {"engine": engine, "role": role, "precision": _digits(flow.dps), **flow.to_dict()}
+    block["message"] = cli_advice(flow.message)
+    block["loss"] = flow.loss_final
+    block["invariant_residual_max"] = _max_abs(flow.invariant_residual)
+    block["unorm_dev_max"] = _max_abs(flow.unorm_dev)
+    block["analysis"] = report.to_dict() if report is not None else None
     return block
 
 
+def _summary_of_flow(block) -> dict:
+    """The top-level numbers when a flow is the product: its end, and the limit quantities of its
+    analysis (``None`` unless it converged: a run that did not converge claims no limit)."""
+    rep = block["analysis"] or {}
+    out = {k: block.get(k) for k in ("status", "message", "engine", "method", "precision", "dps", "t_final",
+                                      "r_final", "loss", "unorm_dev_max")}
+    out.update({k: rep.get(k) for k in _REPORT_KEYS})
+    out["invariant_residual"] = block["invariant_residual_max"]
+    out["invariant_residual_limit"] = rep.get("invariant_residual")
+    out["notes"] = rep.get("message", "")
+    return out
+
+
 def _limit_block(lr, dps, role):
-    d = lr.as_dict()
-    d.update(method="limit_solver: the scalar equation of docs/math.md §4 (numerics.limit)", role=role,
-             precision=_digits(dps), dps=dps, message=cli_advice(lr.message),
-             x_inf=d.get("x_inf_user"))  # the user's coordinates, as in the other blocks
+    d = lr.to_dict()
+    d.update(engine="limit_solver: the scalar equation of docs/math.md §4 (numerics.limit_solve)", role=role,
+             precision=_digits(dps), dps=dps, message=cli_advice(lr.message))
     return d
+
+
+def _summary_of_limit(block) -> dict:
+    out = {k: block.get(k) for k in ("status", "message", "engine", "method", "precision", "dps", "r_inf", "rho",
+                                      "alpha_eff", "residual", "r_inf_error", "x_inf_error")}
+    out["x_inf"] = block.get("x_inf_user")  # the user's coordinates, as for the flows
+    return out
 
 
 # -- the command ------------------------------------------------------------------------------
 
 
 def run(args) -> int:
-    from numerics._status import Status
-    from wnbias.jsonio import check_output_file, versions
+    import numerics
+    from numerics import Status
+    from wnbias import io
 
     t_wall = time.perf_counter()
     problem = load_problem(args)
     config = load_config(args, problem.n)
-    t_max_given = args.t_max is not None
-    t_max = _float(args, "t-max") if t_max_given else T_MAX_DEFAULT
-    rtol = _float(args, "rtol")
-    if rtol >= 1:
-        raise UsageError(f"--rtol must be < 1, got {args.rtol!r}")
-    loss_tol = None if args.loss_tol is None else _float(args, "loss-tol")
-    wall_max = None if args.wall_max is None else _float(args, "wall-max")
-    dps = None if args.dps is None else _int(args, "dps", minimum=1, what="a positive integer")
-    if dps is not None and dps < min_dps():
-        raise UsageError(f"--dps must be at least {min_dps()} (numerics.taylor.MIN_DPS: below it the tolerances "
-                         f"mean nothing), got {dps}; omit --dps for float64")
-    certify = bool(getattr(args, "certify", False))
-    if certify and not args.limit:
+    if args.t_max is not None:
+        t_max = args.t_max
+    else:  # in --limit mode the flows are a bounded cross-check (issue 16): a short horizon
+        t_max = CROSS_CHECK_T if args.limit else T_MAX_DEFAULT
+    rtol, loss_tol, time_limit, dps = args.rtol, args.loss_tol, args.time_limit, args.dps
+    if args.certify and not args.limit:
         raise UsageError("--certify certifies the limit solver's result: give --limit too")
     # outputs are checked before any work
     if args.json:
-        check_output_file(args.json, "--json")
+        io.check_output_file(args.json, "--json")
     if args.save_problem:
         if args.save_problem == "-":
             raise UsageError("--save-problem needs a file name (a .npz cannot go to stdout)")
-        check_output_file(args.save_problem, "--save-problem")
-
-    # the optional machinery of other modules: fail early, before a long integration
-    integrate_mp = limit_solve = None
-    if dps is not None:
-        try:
-            from numerics.taylor import integrate_mp
-        except ImportError as exc:
-            raise CannotRun(f"--dps: the arbitrary-precision integrator numerics.taylor cannot be imported ({exc})") from None
-    if args.limit:
-        try:
-            from numerics.limit import limit_solve
-        except ImportError as exc:
-            raise CannotRun(f"--limit: the limit solver numerics.limit cannot be imported ({exc})") from None
-    certify_mod = None
-    if certify:
-        try:
-            import numerics.certify as certify_mod
-        except ImportError as exc:
-            raise CannotRun(f"--certify: numerics.certify (python-flint) cannot be imported ({exc})") from None
-    if args.save_problem:
+        io.check_output_file(args.save_problem, "--save-problem")
         try:
             problem.save(args.save_problem)
         except OSError as exc:
@@ -496,107 +361,105 @@ def run(args) -> int:
     exact = config.exact_strings()
     common = {"parameters_exact": exact,
               "parameters": {"problem": problem.as_dict(), "config": config.as_dict(), "t_max": t_max, "rtol": rtol,
-                             "loss_tol": loss_tol, "wall_max": wall_max, "dps": dps, "limit": bool(args.limit)}}
-    trivial = problem.is_trivial if hasattr(problem, "is_trivial") else None
-    trivial = trivial() if callable(trivial) else trivial
-    if trivial is None:
-        trivial = not bool(problem.y.any())
-    if trivial:
+                             "loss_tol": loss_tol, "time_limit": time_limit, "dps": dps, "limit": bool(args.limit)}}
+    if not bool(problem.y.any()):
         out = {"status": Status.TRIVIAL.value, "product": None, "precision": None,
                "message": "y = 0: the problem is trivial (x = 0 fits it exactly and is its ℓ1 minimiser); "
-                          "nothing was integrated", **common, "versions": versions(),
+                          "nothing was integrated", **common, "versions": io.versions(),
                "wall_time": time.perf_counter() - t_wall}
         return _finish(args, out, problem, config, exit_ok=True)
 
-    budget = _Budget(wall_max)
-    cross_cap = None if wall_max is not None or not args.limit else CROSS_CHECK_WALL
+    budget = _Budget(time_limit)
+    cross_cap = None if time_limit is not None or not args.limit else CROSS_CHECK_WALL
     product = "limit_solver" if args.limit else ("taylor" if dps is not None else "flow64")
     blocks = {}
     lr = None
-    if limit_solve is not None:  # the product first, then the cross-checks
-        lr = limit_solve(problem, config, dps=dps, **_budget_kw(limit_solve, budget.left()))
+    if args.limit:  # the product first, then the cross-checks
+        lr = numerics.limit_solve(problem, config, dps=dps, time_limit=budget.left())
         blocks["limit_solver"] = _limit_block(lr, dps, "product")
 
-    from numerics.flow64 import integrate
-    from numerics.lp import l1_min, least_squares_residual
-    from numerics.quantities import analyze
-
-    prog = _Progress(not args.no_progress, "integrating (float64)")
-    flow = integrate(problem, config, t_max=t_max, rtol=rtol, loss_tol=loss_tol, progress=prog,
-                     **_budget_kw(integrate, budget.left(cross_cap)))
-    prog.done()
-    l1 = l1_min(problem)
-    ls = least_squares_residual(problem)
-    converged64 = flow.status is Status.CONVERGED
-    rep = (analyze(problem, config, flow.r_final, flow.u_final, l1=l1, log_u=flow.extras.get("log_u_final"))
-           if converged64 else None)
-    blocks["flow64"] = _flow64_block(flow, rep, l1, ls, "product" if product == "flow64" else "cross-check")
+    with _progress(not args.no_progress, "integrating (float64)") as prog:
+        flow = numerics.integrate(problem, config, t_max=t_max, rtol=rtol, loss_tol=loss_tol, progress=prog,
+                                  time_limit=budget.left(cross_cap))
+    l1 = numerics.l1_min(problem)
+    ls = numerics.least_squares_residual(problem)
+    rep = None
+    if flow.converged:
+        rep = numerics.analyze_flow(problem, flow, l1=l1)
+    blocks["flow64"] = _flow_block(flow, rep, "product" if product == "flow64" else "cross-check",
+                                   "flow64: float64 integration (numerics.integrate)")
 
     hp = None
-    if integrate_mp is not None:
-        t_mp = t_max if (t_max_given or not args.limit) else CROSS_CHECK_T_MP
-        progm = _Progress(not args.no_progress, f"integrating at {dps} digits")
-        hp = integrate_mp(problem, config, dps=dps, t_max=t_mp, loss_tol=loss_tol, progress=progm,
-                          **_budget_kw(integrate_mp, budget.left(cross_cap)))
-        progm.done()
+    if dps is not None:
+        with _progress(not args.no_progress, f"integrating at {dps} digits") as prog:
+            hp = numerics.integrate(problem, config, dps=dps, t_max=t_max, loss_tol=loss_tol, progress=prog,
+                                    time_limit=budget.left(cross_cap))
         hrep = None
-        if hp.status is Status.CONVERGED:
-            hrep = analyze(problem, config, hp.r_final, hp.u_final, dps=dps, l1=l1,
-                           log_u=hp.extras.get("log_u_final"))
-        blocks["high_precision"] = _taylor_block(hp, hrep, dps, "product" if product == "taylor" else "cross-check")
-        blocks["high_precision"]["t_max"] = t_mp
+        if hp.converged:
+            hrep = numerics.analyze_flow(problem, hp, l1=l1)   # at the run's dps
+        blocks["high_precision"] = _flow_block(hp, hrep, "product" if product == "taylor" else "cross-check",
+                                               "taylor: Taylor integration at dps digits (numerics.integrate(dps=))")
+        blocks["high_precision"]["t_max"] = t_max
+    blocks["flow64"]["t_max"] = t_max
 
     cross = {}
-    if lr is not None and lr.status is Status.CONVERGED:
-        if converged64:
+    if lr is not None and lr.converged:
+        if flow.converged:
             cross["r_inf_flow64_minus_limit"] = float(flow.r_final) - float(lr.r_inf)
         if hp is not None:
             import mpmath
 
-            from numerics.precision import workdps
+            from numerics._arith import jsonable
 
-            with workdps(dps):
-                cross["taylor_t"] = _mpstr(hp.t_final, dps)
-                cross["taylor_r_minus_limit_r_inf"] = _mpstr(mpmath.mpf(hp.r_final) - mpmath.mpf(lr.r_inf), dps)
+            with numerics.workdps(dps):
+                cross["taylor_t"] = jsonable(hp.t_final, dps)
+                cross["taylor_r_minus_limit_r_inf"] = jsonable(mpmath.mpf(hp.r_final) - mpmath.mpf(lr.r_inf), dps)
             cross["note"] = ("the Taylor flow ran only to the cross-check horizon; its distance to r_inf is the "
                              "distance still to travel, not an error, unless it converged")
         blocks["limit_solver"]["r_inf_flow_minus_solver"] = cross.get("r_inf_flow64_minus_limit")
+    if hp is not None and float(hp.t_final) == float(flow.t_final):
+        # the two engines at the same time T: independent integrations of one trajectory
+        cross["flows_t"] = float(flow.t_final)
+        cross["r_flow64_minus_taylor"] = float(flow.r_final) - float(hp.r_final)
 
-    if certify_mod is not None and lr is not None:
-        if wall_max is not None and budget.left() <= 1e-3:
-            blocks["certificate"] = {"certified": False, "reason": "not run: the --wall-max budget is spent"}
+    if args.certify and lr is not None:
+        if time_limit is not None and budget.left() <= 1e-3:
+            blocks["certificate"] = {"certified": False, "reason": "not run: the --time-limit budget is spent"}
         else:
-            blocks["certificate"] = _certificate_block(certify_mod, problem, config, lr)
+            blocks["certificate"] = _certificate_block(problem, config, lr)
 
     for b in blocks.values():  # the exact parameters next to each block's precision
         b.setdefault("parameters_exact", exact)
-    head = blocks[{"taylor": "high_precision"}.get(product, product)]
-    keys = ("status", "message", "method", "precision", "dps", "r_inf", "rho", "log_rho", "alpha_eff", "x_inf",
-            "loss", "t_final", "r_final", "invariant_residual", "unorm_dev_max", "bregman_mismatch", "l1_opt",
-            "l1_gap", "l1_gap_S", "l1_bound", "bound_name", "bound_ratio", "magnification", "notes")
-    out = {"product": product, **{k: head.get(k) for k in keys if k in head}, **common}
-    for k in ("l1_opt", "least_squares_residual"):
-        out.setdefault(k, blocks["flow64"][k])
+    if product == "limit_solver":
+        head = _summary_of_limit(blocks["limit_solver"])
+    else:
+        head = _summary_of_flow(blocks["high_precision" if product == "taylor" else "flow64"])
+    out = {"product": product, **head, **common}
+    out["l1_opt"] = l1.value if l1.status is Status.CONVERGED else None
+    out["l1_status"] = l1.status.value
+    out["least_squares_residual"] = ls.residual
     out.update(blocks)
     if cross:
         out["cross_check"] = cross
-    out["versions"] = versions()
+    out["versions"] = io.versions()
     out["wall_time"] = time.perf_counter() - t_wall
     return _finish(args, out, problem, config, exit_ok=head["status"] == Status.CONVERGED.value)
 
 
-def _certificate_block(C, problem, config, lr) -> dict:
+def _certificate_block(problem, config, lr) -> dict:
     """The ``certificate`` block of ``--limit --certify`` (docs/certify.md): the certified limit
     (balls as mid/rad strings, user coordinates too), and where the §5 bound applies the exact
     ℓ1 optimum and the certified comparison gap ≤ bound."""
-    from numerics._status import Status
+    import numerics
+    from numerics import Status
+    from numerics._certify import MIN_PREC
 
     t0 = time.perf_counter()
     if lr.status is not Status.CONVERGED:
         return {"certified": False, "reason": f"the limit solver did not converge ({lr.status.value}): nothing to certify",
                 "wall_time": 0.0}
-    cert = C.certify_limit(problem, config, lr)
-    block = {"method": "numerics.certify: Krawczyk test on the dual equations, certified signs of φ (ball arithmetic)",
+    cert = numerics.certify_limit(problem, config, lr)
+    block = {"method": "numerics.certify_limit: Krawczyk test on the dual equations, certified signs of φ (ball arithmetic)",
              **cert.as_dict()}
     block["x_eff"] = block.pop("x")
     if cert.certified and cert.uniqueness != "unique":  # every root of φ in the bracket (wnbias.claims.limits)
@@ -607,21 +470,21 @@ def _certificate_block(C, problem, config, lr) -> dict:
     t_limit = time.perf_counter() - t0
     if cert.certified:
         x_user = problem.to_user(list(cert.x))
-        block["x_inf"] = [C.ball_json(v) for v in x_user]
-        block["x_inf_digits"] = min(C.width_digits(v) for v in x_user)
+        block["x_inf"] = [numerics.ball_json(v) for v in x_user]
+        block["x_inf_digits"] = min(numerics.width_digits(v) for v in x_user)
         block["radii"] = {"r_inf": float(cert.r.rad()), "rho": float(cert.rho.rad()), "log_rho": float(cert.log_rho.rad()),
                           "alpha_eff": float(cert.alpha_eff.rad()) if cert.alpha_eff is not None else None,
                           "S": float(cert.S.rad()), "x_inf_max": max(float(v.rad()) for v in x_user)}
         if config.rates == "constant" and cert.log_alpha_eff is not None:
             t1 = time.perf_counter()
-            l1 = C.certify_l1(problem)
-            cmp = C.compare_c6(cert, l1)
+            l1 = numerics.certify_l1(problem)
+            cmp = numerics.compare_c6(cert, l1)
             from flint import ctx as flint_ctx
 
-            old_prec, flint_ctx.prec = flint_ctx.prec, max(cert.prec, C.MIN_PREC)
+            old_prec, flint_ctx.prec = flint_ctx.prec, max(cert.prec, MIN_PREC)
             try:  # the exact optimum as a ball at the certificate's precision
                 l1_ball = l1.value_ball()
-                l1_json = C.ball_json(l1_ball) if l1_ball is not None else None
+                l1_json = numerics.ball_json(l1_ball) if l1_ball is not None else None
             finally:
                 flint_ctx.prec = old_prec
             block["l1"] = {"optimal": l1.optimal, "reason": l1.reason, "value": str(l1.value) if l1.optimal else None,
@@ -672,7 +535,7 @@ def _print_certificate(con, cb) -> None:
 
 
 def _finish(args, out, problem, config, *, exit_ok: bool) -> int:
-    from wnbias.jsonio import dumps, write_json
+    from wnbias.io import dumps, write_json
 
     to_stdout = args.json == "-"
     _summary(out, problem, config, stderr=to_stdout)
@@ -713,46 +576,40 @@ def _summary(out, problem, config, *, stderr=False):
     con.print(f"status: [{colour}]{st}[/{colour}] — {escape(out['message'] or '')}")
     if out.get("product") is None:
         return
-    con.print(f"result from {escape(out['method'])}, precision {out['precision']}", highlight=False)
+    con.print(f"result from {escape(out['engine'])}, precision {out['precision']}", highlight=False)
     tab = Table(show_header=True, header_style="bold")
     tab.add_column("quantity")
     tab.add_column("value", justify="right", overflow="fold")
     tab.add_column("from", no_wrap=True)
+    block = out[{"taylor": "high_precision"}.get(out["product"], out["product"])]
+    src = f"{out['product']} ({'float64' if out.get('dps') is None else str(out['dps']) + ' digits'})"
 
-    def add(block_name, rows):
-        b = out.get(block_name)
-        if not b:
-            return
-        src = f"{block_name} ({'float64' if b.get('dps') is None else str(b['dps']) + ' digits'})"
+    def add(rows, where=out):
         for label, key in rows:
-            if key in b:
-                tab.add_row(label, _fmt(b[key]), src)
+            if key in where:
+                tab.add_row(label, _fmt(where[key]), src)
 
     head = [("r_inf", "r_inf"), ("rho", "rho"), ("log rho", "log_rho"), ("alpha_eff", "alpha_eff")]
     if out["product"] == "limit_solver":
-        add("limit_solver", head + [("r_inf error bar", "r_inf_error"), ("x_inf error bar", "x_inf_error"),
-                                    ("‖Ax_inf − y‖", "residual"), ("|φ(r_inf)|", "phi_residual"),
-                                    ("wall time [s]", "wall_time")])
-    if out["product"] == "taylor":
-        add("high_precision", [("t_final", "t_final"), ("loss", "loss"), ("r_final", "r_final")] + head +
-            [("invariant residual (max)", "invariant_residual_max"), ("| ‖u‖ − 1 | (max)", "unorm_dev_max"),
-             ("Bregman mismatch", "bregman_mismatch"), ("ℓ1 gap (user)", "l1_gap"), ("ℓ1 bound", "l1_bound"),
-             ("gap / bound", "bound_ratio"), ("magnification (r_inf > r0)", "magnification"),
-             ("wall time [s]", "wall_time")])
-    rows64 = [("t_final", "t_final"), ("loss", "loss"), ("r_final", "r_final")] + head + [
-        ("invariant residual (max)", "invariant_residual"), ("| ‖u‖ − 1 | (max)", "unorm_dev_max"),
-        ("Bregman mismatch", "bregman_mismatch"), ("limit movement", "limit_movement"), ("ℓ1 opt", "l1_opt"),
-        ("ℓ1 gap (user)", "l1_gap"), ("ℓ1 gap S − ‖z*‖₁", "l1_gap_S"), ("ℓ1 bound", "l1_bound"),
-        ("gap / bound", "bound_ratio"), ("magnification (r_inf > r0)", "magnification")]
-    if out["product"] == "flow64":
-        add("flow64", rows64)
+        add(head + [("r_inf error bar", "r_inf_error"), ("x_inf error bar", "x_inf_error"),
+                    ("‖Ax_inf − y‖", "residual")])
+        add([("|φ(r_inf)|", "phi_residual"), ("wall time [s]", "wall_time")], block)
+    else:
+        add([("t_final", "t_final"), ("loss", "loss"), ("r_final", "r_final")] + head +
+            [("invariant residual (max)", "invariant_residual"), ("| ‖u‖ − 1 | (max)", "unorm_dev_max"),
+             ("Bregman mismatch", "bregman_mismatch")])
+        add([("limit movement", "movement")], block.get("steady") or {})
+        add([("ℓ1 opt", "l1_opt"), ("ℓ1 gap (user)", "l1_gap"), ("ℓ1 gap S − ‖z*‖₁", "l1_gap_S"),
+             ("ℓ1 bound", "l1_bound"), ("gap / bound", "bound_ratio"), ("magnification (r_inf > r0)", "magnification")])
+        add([("wall time [s]", "wall_time")], block)
     con.print(tab)
     if out.get("notes"):
         con.print(f"note: {escape(str(out['notes']))}")
     fb = out.get("flow64")
     if fb and out["product"] != "flow64":
-        con.print(f"cross-check, float64 flow: {fb['status']} at t = {_fmt(fb['t_final'])}, r_inf = {_fmt(fb['r_inf'])}, "
-                  f"ℓ1 gap {_fmt(fb['l1_gap'])} vs bound {_fmt(fb['l1_bound'])}", highlight=False)
+        fa = fb["analysis"] or {}
+        con.print(f"cross-check, float64 flow: {fb['status']} at t = {_fmt(fb['t_final'])}, r_inf = {_fmt(fa.get('r_inf'))}, "
+                  f"ℓ1 gap {_fmt(fa.get('l1_gap'))} vs bound {_fmt(fa.get('l1_bound'))}", highlight=False)
     hp = out.get("high_precision")
     if hp and out["product"] != "taylor":
         con.print(f"cross-check, Taylor flow at {hp['dps']} digits to t = {hp['t_max']:g}: {hp['status']}, "
@@ -761,5 +618,8 @@ def _summary(out, problem, config, *, stderr=False):
     cc = out.get("cross_check")
     if cc and "r_inf_flow64_minus_limit" in cc:
         con.print(f"r_inf(float64 flow) − r_inf(limit solver) = {cc['r_inf_flow64_minus_limit']:.3e}", highlight=False)
+    if cc and "r_flow64_minus_taylor" in cc:
+        con.print(f"r(t = {cc['flows_t']:g}): float64 flow − Taylor flow = {cc['r_flow64_minus_taylor']:.3e}",
+                  highlight=False)
     _print_certificate(con, out.get("certificate"))
     con.print(f"wall time {out['wall_time']:.3g} s", highlight=False)

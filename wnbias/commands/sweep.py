@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from wnbias.errors import EXIT_CANNOT_RUN, EXIT_INTERRUPTED, UsageError
@@ -54,6 +53,7 @@ def run(args) -> int:
         load_config,
         run_sweep,
     )
+    from wnbias.io import dumps
 
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be a positive integer, got {args.workers}")
@@ -82,7 +82,7 @@ def run(args) -> int:
         s = exc.summary
         _say(_summary_line(spec, s))
         for rec in exc.unsaved:  # computed but not on disk: the results themselves, one JSON line each
-            _say(json.dumps(rec, sort_keys=True, allow_nan=True))
+            _say(dumps(rec, sort_keys=True, indent=None))
         if exc.csv_failed:
             _print_csv(exc.rows)  # the table that could not be written
         _say(f"wnbias sweep: error: {exc.reason}; {s.saved} of {s.total} tasks have a record"
@@ -94,15 +94,10 @@ def run(args) -> int:
 
 
 def _print_csv(rows) -> None:
-    import io
+    from io import StringIO
 
-    from wnbias.sweep import _csv_rows
+    from wnbias.io import columns, csv_rows
 
-    cols: list = []
-    for r in rows:
-        for k in r:
-            if k not in cols:
-                cols.append(k)
-    buf = io.StringIO()
-    _csv_rows(buf, cols, rows)
+    buf = StringIO()
+    csv_rows(buf, columns(rows), rows)
     _say(buf.getvalue().rstrip("\n"))

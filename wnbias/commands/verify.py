@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import dataclass
+from typing import Optional
 
 from wnbias.errors import CannotRun, UsageError
 
@@ -13,12 +15,12 @@ DESCRIPTION = """\
 Check the claims of docs/math.md numerically (and symbolically, via theory/) and print one
 table: claim, setting, measured, bound/tolerance, PASS/FAIL/SKIP, then the summary line
 "P PASS, F FAIL, S SKIP".  Tolerances follow the precision of each check
-(numerics.precision.tol).  SKIP means an assumption of the claim fails on that setting (the
+(numerics.tol).  SKIP means an assumption of the claim fails on that setting (the
 reason is printed); it is never a PASS.  Missing machinery is not a SKIP: verify stops with
 exit status 3 and names the module.
 
 --certify also decides every limit row of C5, C6 and C7 on rigorous enclosures (ball arithmetic,
-numerics.certify; docs/certify.md): CERTIFIED (a success above PASS: the relation holds on the whole
+python-flint; docs/certify.md): CERTIFIED (a success above PASS: the relation holds on the whole
 enclosure) or a certified FAIL (verdict FAIL: it fails on the whole enclosure); a row that cannot
 be decided keeps its numeric verdict and says "not certified: <why>".  The table then has a
 certificate column (width in digits, what was proven) and --json carries the balls as mid/rad
@@ -59,7 +61,7 @@ def add_arguments(p):
     p.add_argument("--eta-u", type=exact_number(), help="with --problem: η_u (default 1)")
     p.add_argument("--rates", choices=("constant", "r2", "plain"), help="with --problem: rates (default constant)")
     p.add_argument("--dps", type=int_at_least(1, "a positive integer"),
-                   help="precision in decimal digits (default: what each claim needs; at least numerics.taylor.MIN_DPS)")
+                   help="precision in decimal digits (default: what each claim needs; at least numerics.MIN_DPS)")
     p.add_argument("--json", metavar="OUT", help="write every row (all numbers, settings, wall times) as JSON ('-': stdout)")
     p.add_argument("--report", metavar="DIR", help="write a markdown report with figures into DIR")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -70,11 +72,9 @@ def level_of(args) -> str:
 
 
 def min_dps() -> int:
-    """The smallest ``--dps`` whose tolerances mean something (``numerics.taylor.MIN_DPS``)."""
-    try:
-        from numerics.taylor import MIN_DPS
-    except ImportError:  # the integrator's constant is not there: the floor of the contract
-        return 16
+    """The smallest ``--dps`` whose tolerances mean something (``numerics.MIN_DPS``)."""
+    from numerics._precision import MIN_DPS
+
     return int(MIN_DPS)
 
 
@@ -82,11 +82,8 @@ def load_plugins(names) -> None:
     """Import each ``--plugin`` module (it registers its claims); UsageError naming it on failure."""
     if not names:
         return
-    from wnbias.claims import registry
+    from wnbias.claims.registry import MachineryMissing, load_plugin as load
 
-    load = getattr(registry, "load_plugin", None)
-    if load is None:
-        raise CannotRun("wnbias.claims.registry.load_plugin is missing: plugins cannot be loaded")
     here = os.getcwd()
     if here not in sys.path and "" not in sys.path:  # a module in the current folder is found
         sys.path.append(here)
@@ -102,9 +99,9 @@ def load_plugins(names) -> None:
             raise UsageError(f"--plugin {name}: importing it failed: {exc}") from None
         except ValueError as exc:  # registry.PluginError (not found), a clashing or bad claim
             raise UsageError(f"--plugin {name}: {exc}") from None
+        except MachineryMissing:
+            raise  # a module its checks need is missing: exit 3, named
         except Exception as exc:  # the user's module raised while importing
-            if type(exc).__name__ == "MachineryMissing":
-                raise  # a module its checks need is missing: exit 3, named
             raise UsageError(f"--plugin {name}: importing it failed: {type(exc).__name__}: {exc}") from None
 
 
@@ -117,15 +114,15 @@ def _check_problem_file(path: str) -> None:
         return  # Problem.load names the file and the reason
     if head == b"\x93NUMPY":
         raise UsageError(f"--problem: {path} is a single .npy array, not a problem (.npz with A and y); "
-                         f"save one with numerics.problem.Problem(A, y).save('P.npz') or "
+                         f"save one with numerics.Problem(A, y).save('P.npz') or "
                          f"wnbias solve --A A.npy --y y.npy --save-problem P.npz")
 
 
 def read_problem(path, model=None, option: str = "--problem"):
     """The problem saved at ``path``: UsageError naming the option and the file when it cannot be
     read, and when its scale is beyond what the solvers handle faithfully
-    (:meth:`numerics.problem.Problem.scale_issues`: the message says what to rescale)."""
-    from numerics.problem import Problem
+    (:meth:`numerics.Problem.scale_issues`: the message says what to rescale)."""
+    from numerics._problem import Problem
 
     _check_problem_file(path)
     try:
@@ -148,7 +145,7 @@ def refuse_bad_scale(problem, option: str) -> None:
 
 def load_problem_config(args):
     """The ``(problem, config)`` of ``--problem`` and the flow options (UsageError on bad input)."""
-    from numerics.config import FlowConfig
+    from numerics._config import FlowConfig
 
     problem = read_problem(args.problem, args.model)
     opts = {k: (getattr(args, k) if getattr(args, k) is not None else v) for k, v in DEFAULTS.items()}
@@ -160,86 +157,193 @@ def load_problem_config(args):
 
 
 def plan(args):
-    """The claims and the (claim, case) pairs to run."""
-    from wnbias.claims.registry import Case, select
-
-    if args.claims is not None and not any(s.strip() for s in args.claims.split(",")):
-        raise UsageError(f"--claims: no claim id in {args.claims!r}; give ids such as C3,C5")
-    if args.dps is not None and args.dps < min_dps():
-        raise UsageError(f"--dps must be at least {min_dps()} (numerics.taylor.MIN_DPS: below it the tolerances "
-                         f"10^(-dps+k) mean nothing), got {args.dps}; omit --dps for each claim's own precision")
+    """The claims and the (claim, case) pairs to run, from the parsed command line."""
+    _check_claims_and_dps(args.claims, args.dps, True)
     matrix = args.model == "matrix"
-    if matrix and args.problem:
-        raise UsageError("--model matrix: the matrix claims run on their built-in cases; drop --problem")
     given = [k for k in PROBLEM_ONLY if getattr(args, k) is not None and not (k == "model" and matrix)]
     if given and not args.problem:
         names = ", ".join("--" + k.replace("_", "-") for k in given)
         raise UsageError(f"{names}: used only with --problem P.npz (the built-in cases fix their own settings); "
                          f"drop {'it' if len(given) == 1 else 'them'} or give --problem")
-    load_plugins(args.plugin)
-    try:
-        claims = select(args.claims)
-    except KeyError as exc:
-        raise UsageError(f"--claims: {exc.args[0]}") from None
-    from wnbias.claims.registry import MATRIX_CLAIMS_PREFIX
+    if matrix and args.problem:
+        raise UsageError("--model matrix: the matrix claims run on their built-in cases; drop --problem")
+    problem = config = label = None
+    if args.problem:
+        from pathlib import Path
 
+        problem, config = load_problem_config(args)
+        label = Path(args.problem).name
+    return plan_cases(args.claims, level=level_of(args), problem=problem, config=config, dps=args.dps,
+                      certify=bool(args.certify), plugins=args.plugin, matrix=matrix,
+                      label=label, option_names=True)
+
+
+def _namer(option_names: bool):
+    return (lambda cli, api: cli) if option_names else (lambda cli, api: api)
+
+
+def _check_claims_and_dps(claims, dps, option_names: bool):
+    """``claims`` as a comma-separated string (or None); UsageError on an empty list or a ``dps``
+    below the floor."""
+    opt = _namer(option_names)
+    if claims is not None and not isinstance(claims, str):
+        claims = ",".join(str(c) for c in claims)
+    if claims is not None and not any(s.strip() for s in claims.split(",")):
+        raise UsageError(f"{opt('--claims', 'claims=')}: no claim id in {claims!r}; give ids such as C3,C5")
+    if dps is not None and (isinstance(dps, bool) or not isinstance(dps, int) or dps < min_dps()):
+        raise UsageError(f"{opt('--dps', 'dps=')} must be at least {min_dps()} (numerics.MIN_DPS: below it the "
+                         f"tolerances 10^(-dps+k) mean nothing), got {dps!r}; omit it for each claim's own precision")
+    return claims
+
+
+def plan_cases(claims=None, *, level: str = "default", problem=None, config=None, dps=None, certify: bool = False,
+               plugins=(), matrix: bool = False, label=None, option_names: bool = False):
+    """``(claims, [(claim, case), ...], config)``: the claims selected by ``claims`` (``None``: every
+    diagonal-model claim, or every matrix claim with ``matrix``; a comma-separated string or a sequence
+    of ids) and their cases at ``level``, or the one case ``(problem, config)``.  ``UsageError`` (a
+    ``ValueError``) on bad input; ``option_names``: messages name the command-line options."""
+    from wnbias.claims.registry import LEVELS, MATRIX_CLAIMS_PREFIX, Case, select
+
+    opt = _namer(option_names)
+    if level not in LEVELS:
+        raise UsageError(f"level= must be one of {', '.join(LEVELS)}, got {level!r}")
+    claims = _check_claims_and_dps(claims, dps, option_names)
+    if matrix and problem is not None:
+        raise UsageError("the matrix claims run on their built-in cases; give no problem with the matrix model")
+    if problem is None and config is not None:
+        raise UsageError("config= is used only with problem= (the built-in cases fix their own settings)")
+    load_plugins(plugins)
+    try:
+        selected = select(claims)
+    except KeyError as exc:
+        raise UsageError(f"{opt('--claims', 'claims=')}: {exc.args[0]}") from None
     if matrix:
-        claims = [c for c in claims if c.id.startswith(MATRIX_CLAIMS_PREFIX)]
-        if not claims:
-            raise UsageError("--model matrix: none of the selected --claims is a matrix claim (M1…)")
-    elif args.claims is None:
-        claims = [c for c in claims if not c.id.startswith(MATRIX_CLAIMS_PREFIX)]
-    if getattr(args, "certify", False):
-        certifiable = [c.id for c in claims if getattr(c, "certifiable", False)]
+        selected = [c for c in selected if c.id.startswith(MATRIX_CLAIMS_PREFIX)]
+        if not selected:
+            where = opt("--model matrix", "model='matrix'")
+            raise UsageError(f"{where}: none of the selected claims is a matrix claim (M1…)")
+    elif claims is None:
+        selected = [c for c in selected if not c.id.startswith(MATRIX_CLAIMS_PREFIX)]
+    if certify:
+        certifiable = [c.id for c in selected if c.certifiable]
         if not certifiable:
             from wnbias.claims.registry import all_claims
 
-            known = ", ".join(c.id for c in all_claims() if getattr(c, "certifiable", False))
-            raise UsageError(f"--certify: none of the selected claims ({', '.join(c.id for c in claims)}) can be "
-                             f"certified; the certifiable claims are {known}")
+            known = ", ".join(c.id for c in all_claims() if c.certifiable)
+            raise UsageError(f"{opt('--certify', 'certify=True')}: none of the selected claims "
+                             f"({', '.join(c.id for c in selected)}) can be certified; the certifiable claims are "
+                             f"{known}")
         try:
-            import numerics.certify  # noqa: F401  (python-flint): fail before the work, exit 3
+            import numerics._certify  # noqa: F401  (python-flint): fail before the work, exit 3
         except ImportError as exc:
-            raise CannotRun(f"--certify needs numerics.certify (python-flint), which cannot be imported: {exc}") from None
-    if not args.problem:
-        return claims, [(c, case) for c in claims for case in c.cases(level_of(args))], None
-    problem, config = load_problem_config(args)
-    from pathlib import Path
+            raise CannotRun(f"certify needs numerics._certify (python-flint), which cannot be imported: {exc}") from None
+    if problem is None:
+        return selected, [(c, case) for c in selected for case in c.cases(level)], None
+    if config is None:
+        from numerics._config import FlowConfig
 
-    label = Path(args.problem).name
+        config = FlowConfig(**DEFAULTS)
+    label = label or (problem.meta.get("name") if isinstance(getattr(problem, "meta", None), dict) else None) \
+        or "problem"
     pairs = []
-    for c in claims:
+    for c in selected:
         if c.id == "S":
             pairs.append((c, Case(f"{label} L={config.L} {problem.model}", None, None, None,
                                   {"L": config.L, "model": problem.model})))
         else:
-            pairs.append((c, Case(label, problem, config, args.dps)))
-    return claims, pairs, config
+            pairs.append((c, Case(label, problem, config, dps)))
+    return selected, pairs, config
 
 
-def _run_one(claim, case, dps_override, certify=False):
-    from wnbias.claims import registry
+@dataclass(frozen=True)
+class VerifyResult:
+    """What :func:`verify` found: one :class:`~wnbias.claims.registry.Row` per check, in order."""
 
-    missing = getattr(registry, "MachineryMissing", None)
+    rows: tuple
+    level: str
+    claims: tuple        # the claim ids run
+    wall_time: float     # seconds
+    certify: bool = False
+    dps: Optional[int] = None
+
+    @property
+    def counts(self) -> dict:
+        """``{verdict: count}`` over the rows."""
+        from wnbias.claims.registry import count_verdicts
+
+        return count_verdicts(self.rows)
+
+    @property
+    def ok(self) -> bool:
+        """True when no row FAILs (SKIPs allowed; CERTIFIED is a success)."""
+        return exit_status(self.rows) == 0
+
+    def exit_status(self, strict: bool = False) -> int:
+        """The command's exit status: 1 if a row FAILs (or, ``strict``, is SKIP), else 0."""
+        return exit_status(self.rows, strict)
+
+    def summary(self, strict: bool = False) -> str:
+        """The summary line, e.g. ``"81 PASS, 0 FAIL, 2 SKIP"``."""
+        from wnbias import report
+
+        return report.summary_line(self.rows, strict)
+
+    def to_dict(self) -> dict:
+        """The JSON document of ``wnbias verify --json``."""
+        from wnbias import report
+
+        return report.document(self.rows, {"level": self.level, "claims": ",".join(self.claims),
+                                           "certify": self.certify, "dps": self.dps,
+                                           "wall_time_s": round(self.wall_time, 2)})
+
+
+def verify(claims=None, *, level: str = "default", problem=None, config=None, dps: Optional[int] = None,
+           certify: bool = False, plugins=(), model: Optional[str] = None, progress: bool = False) -> VerifyResult:
+    """Check the claims of docs/math.md, as ``wnbias verify`` does, and return the rows.
+
+    ``claims``: ids (``"C3,C5"`` or ``["C3", "C5"]``; ``"S"`` the symbolic checks; default every claim
+    of the diagonal model).  ``level``: ``"quick"``, ``"default"`` or ``"full"``.  ``problem`` (a
+    :class:`numerics.Problem`) with ``config`` (a :class:`numerics.FlowConfig`; default
+    ``L=2, r0=1, eta_r=0.3, eta_u=1``): check on that problem instead of the built-in cases.
+    ``dps``: force a precision (at least :data:`numerics.MIN_DPS`).  ``certify``: decide the limit rows
+    of C5, C6, C7 on rigorous enclosures.  ``plugins``: modules to import that register claims.
+    ``model="matrix"``: the matrix-model claims M1–M5.  ``progress``: a progress bar on stderr.
+
+    Bad input raises ``ValueError`` (:class:`wnbias.errors.UsageError`); missing machinery raises
+    :class:`wnbias.claims.registry.MachineryMissing` (never a SKIP).  A FAIL is a row, not an
+    exception: see :attr:`VerifyResult.ok`."""
+    if model not in (None, "matrix"):
+        raise UsageError(f"model= is None (the diagonal model) or 'matrix', got {model!r}")
+    t0 = time.perf_counter()
+    selected, pairs, _ = plan_cases(claims, level=level, problem=problem, config=config, dps=dps, certify=certify,
+                                    plugins=tuple(plugins or ()), matrix=model == "matrix")
+    rows = run_plan(pairs, dps_override=dps, progress=progress, certify=certify, wrap_missing=False)
+    return VerifyResult(tuple(rows), level if problem is None else "problem", tuple(c.id for c in selected),
+                        time.perf_counter() - t0, bool(certify), dps)
+
+
+def _run_one(claim, case, dps_override, certify=False, wrap_missing=True):
+    from wnbias.claims.registry import MachineryMissing
+
     options = dict(case.options)
-    if certify and getattr(claim, "certifiable", False):
+    if certify and claim.certifiable:
         options["certify"] = True
     try:
         return claim.run(case.problem, case.config, dps_override or case.dps, label=case.label, **options)
-    except Exception as exc:
-        if missing is not None and isinstance(exc, missing):
-            module = getattr(exc, "module", "?")
-            raise CannotRun(f"claim {claim.id} ({case.label}) needs {module}, which is missing: {exc}") from None
-        raise
+    except MachineryMissing as exc:
+        if not wrap_missing:
+            raise
+        raise CannotRun(f"claim {claim.id} ({case.label}) needs {exc.module}, which is missing: {exc}") from None
 
 
-def run_plan(pairs, *, dps_override=None, progress=True, console=None, certify=False):
+def run_plan(pairs, *, dps_override=None, progress=True, console=None, certify=False, wrap_missing=True):
     """Run every (claim, case); return the rows in order.  ``certify``: the certifiable claims
-    run with ``certify=True``."""
+    run with ``certify=True``.  ``wrap_missing``: missing machinery becomes :class:`CannotRun`
+    (exit 3, the command line) rather than propagating as ``MachineryMissing`` (the API)."""
     rows = []
     if not progress:
         for claim, case in pairs:
-            rows += _run_one(claim, case, dps_override, certify)
+            rows += _run_one(claim, case, dps_override, certify, wrap_missing)
         return rows
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -250,7 +354,7 @@ def run_plan(pairs, *, dps_override=None, progress=True, console=None, certify=F
         task = bar.add_task("verify", total=len(pairs))
         for claim, case in pairs:
             bar.update(task, description=f"{claim.id} {case.label}"[:48])
-            rows += _run_one(claim, case, dps_override, certify)
+            rows += _run_one(claim, case, dps_override, certify, wrap_missing)
             bar.advance(task)
     return rows
 
@@ -265,13 +369,10 @@ def exit_status(rows, strict: bool = False) -> int:
 
 
 def run(args) -> int:
-    import platform
-
     from rich.console import Console
 
-    from wnbias import __version__
     from wnbias import report
-    from wnbias.jsonio import check_output_dir, check_output_file, dumps
+    from wnbias.io import check_output_dir, check_output_file, dumps, versions
 
     t0 = time.perf_counter()
     claims, pairs, config = plan(args)
@@ -288,9 +389,9 @@ def run(args) -> int:
     to_stdout = args.json == "-"
     report.print_table(rows, err if to_stdout else None, title=f"wnbias verify ({level}, {wall:.1f} s)",
                        strict=args.strict)
-    meta = {"wnbias": __version__, "level": level, "claims": ",".join(c.id for c in claims),
+    meta = {"level": level, "claims": ",".join(c.id for c in claims),
             "plugins": list(args.plugin), "strict": bool(args.strict), "certify": bool(args.certify), "dps": args.dps,
-            "wall_time_s": round(wall, 2), "python": platform.python_version()}
+            "wall_time_s": round(wall, 2), "versions": versions()}
     if config is not None:
         meta["parameters_exact"] = config.exact_strings()
         (err if to_stdout else Console()).print(

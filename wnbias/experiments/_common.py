@@ -60,7 +60,7 @@ class Ticker:
 # ---------------------------------------------------------------------------- problems
 def make_problem(truth: str, N: int, M: int, seed: int, *, model: str = "signed", k: Optional[int] = None):
     """A problem of docs/math.md §7: Gaussian ``A``, a sparse (``k`` nonzeros) or Gaussian truth."""
-    from numerics.problem import generate
+    from numerics._problem import generate
 
     if truth not in TRUTH_KINDS:
         raise ValueError(f"truth must be one of {sorted(TRUTH_KINDS)}, got {truth!r}")
@@ -79,7 +79,7 @@ def l1_reference(problem) -> tuple[float, np.ndarray]:
     """``(min ‖z‖₁, z*)`` subject to ``Az = y`` (and ``z ≥ 0`` in the positive model), by LP;
     ``z*`` in user coordinates."""
     from numerics._status import Status
-    from numerics.lp import l1_min
+    from numerics._lp import l1_min
 
     res = l1_min(problem)
     if res.status is not Status.CONVERGED:
@@ -89,11 +89,7 @@ def l1_reference(problem) -> tuple[float, np.ndarray]:
 
 def user_x(problem, x_eff: np.ndarray) -> np.ndarray:
     """Effective ``x`` rows ``(B, n)`` → user coordinates ``(B, N)``."""
-    x_eff = np.atleast_2d(x_eff)
-    if problem.model == "positive":
-        return x_eff
-    N = problem.N
-    return x_eff[:, :N] - x_eff[:, N:]
+    return problem.to_user(np.atleast_2d(x_eff))
 
 
 def rel_error(problem, x_eff: np.ndarray) -> np.ndarray:
@@ -112,23 +108,29 @@ def l1_gap(problem, x_eff: np.ndarray, l1_opt: float) -> np.ndarray:
 
 
 def log_rho(r_final, r0, eta_tilde):
-    """``log ρ = log(r₀/r) + (r² − r₀²)/(2η̃)`` (docs/math.md §4), elementwise; nan where r is not positive."""
+    """``log ρ`` (docs/math.md §4) by :func:`numerics._formulas.log_rho`, elementwise; nan where r
+    is not positive and finite."""
+    from numerics import _formulas as F
+
     r = np.asarray(r_final, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        out = np.log(r0 / r) + (r * r - np.asarray(r0) ** 2) / (2.0 * np.asarray(eta_tilde))
+        out = F.log_rho(r, np.asarray(r0, dtype=float), np.asarray(eta_tilde, dtype=float))
     return np.where(np.isfinite(r) & (r > 0), out, np.nan)
 
 
 def log_alpha_eff(r0, n: int, logrho):
-    """``log α_eff = log(r₀/(√n ρ))`` for the uniform ``u₀``."""
-    return np.log(r0) - 0.5 * math.log(n) - np.asarray(logrho)
+    """``log α_eff`` for the uniform ``u₀``, by :func:`numerics._formulas.log_alpha_eff`."""
+    from numerics import _formulas as F
+
+    with np.errstate(invalid="ignore"):
+        return F.log_alpha_eff(np.asarray(r0, dtype=float), int(n), np.asarray(logrho, dtype=float))
 
 
 def gap_bound(L: int, l1_opt: float, S: float, n: int, logalpha: float) -> float:
     """The §5 a-posteriori bound on ``S − ‖z*‖₁`` (absolute), from
-    :func:`numerics.quantities.l1_bound_from_log_alpha`; ``nan`` where the bound does not apply
+    :func:`numerics._quantities.l1_bound_from_log_alpha`; ``nan`` where the bound does not apply
     (``L = 2`` needs ``α_eff < 1``) or the inputs are not finite."""
-    from numerics.quantities import l1_bound_from_log_alpha
+    from numerics._quantities import l1_bound_from_log_alpha
 
     if not (math.isfinite(logalpha) and math.isfinite(S) and S > 0):
         return float("nan")
@@ -142,7 +144,10 @@ def methods(rows: Sequence[dict]) -> list[str]:
 
 
 def status_names(status: Iterable) -> list[str]:
-    return [getattr(s, "value", str(s)) for s in status]
+    """The values of a sequence of :class:`numerics._status.Status` members (for the CSV)."""
+    from numerics._status import Status
+
+    return [Status(s).value for s in status]
 
 
 # -------------------------------------------------------------------------- statistics
@@ -203,7 +208,7 @@ def save_outputs(out_dir, name: str, fig, rows: Sequence[dict], caption: str) ->
     """Write ``<name>.png``, ``<name>.csv`` and ``<name>.md`` (the caption) into ``out_dir``, each
     through a temporary file unique to this process.  :class:`OutputWriteError` (carrying the
     caption and rows) if a file cannot be written."""
-    from wnbias.sweep import atomic_write, write_csv
+    from wnbias.io import atomic_write, write_csv
 
     out_dir = Path(out_dir)
     png, csv, cap = out_dir / f"{name}.png", out_dir / f"{name}.csv", out_dir / f"{name}.md"
@@ -213,7 +218,7 @@ def save_outputs(out_dir, name: str, fig, rows: Sequence[dict], caption: str) ->
         target = png
         atomic_write(png, lambda fh: fig.savefig(fh, dpi=110, bbox_inches="tight", format="png"), mode="wb")
         target = csv
-        write_csv(rows, csv)
+        write_csv(csv, rows)
         target = cap
         text = caption.strip() + "\n"
         atomic_write(cap, lambda fh: fh.write(text))
@@ -242,37 +247,36 @@ def fmt(v: float, digits: int = 2) -> str:
 # ------------------------------------------------------------------------ step sizes
 def effective(problem, x_user: np.ndarray) -> np.ndarray:
     """Split a user vector into the effective ``(x₊, x₋)`` of the signed model (``|x|`` if positive)."""
-    x = np.asarray(x_user, dtype=float)
-    if problem.model == "signed":
-        return np.concatenate([np.maximum(x, 0), np.maximum(-x, 0)])
-    return np.abs(x)
+    return np.abs(problem.to_eff(np.asarray(x_user, dtype=float)))
 
 
-def top_singular2(B: np.ndarray, *, rtol: float = 1e-6, max_iter: int = 1000) -> float:
-    """``‖B‖₂²`` by power iteration on ``BᵀB`` from a fixed start (deterministic).
+def top_singular2(B, *, rtol: float = 1e-6) -> float:
+    """``‖B‖₂²`` by ``scipy.sparse.linalg.svds`` (ARPACK, ``k = 1``, a fixed start: deterministic).
 
-    A full SVD of a 1500 × 20000 matrix takes half a minute; this takes a second.  The estimate
-    approaches from below; ``rtol`` is the relative change at which it stops.
-    """
-    v = np.ones(B.shape[1]) / math.sqrt(B.shape[1])
-    lam = 0.0
-    for _ in range(max_iter):
-        u = B @ v
-        wv = B.T @ u
-        new = float(np.linalg.norm(wv))
-        if new == 0.0:
-            return 0.0
-        v = wv / new
-        if abs(new - lam) <= rtol * new:
-            return new
-        lam = new
-    return lam
+    ``B`` is an array or a ``LinearOperator``.  A full SVD of a 1500 × 20000 matrix takes half a
+    minute; this takes about a second.  ``rtol`` is ARPACK's relative tolerance."""
+    from scipy.sparse.linalg import svds
+
+    if min(B.shape) == 1:  # ARPACK needs k < min(shape)
+        dense = B @ np.eye(B.shape[1]) if not isinstance(B, np.ndarray) else B
+        return float(np.linalg.norm(dense) ** 2)
+    s1 = svds(B, k=1, tol=rtol, return_singular_vectors=False, random_state=0)[0]
+    return float(s1) ** 2
 
 
 def curvature(problem, L: int, w_ref: np.ndarray) -> float:
     """``‖L · A_eff diag(w_ref^{L−1})‖₂²``: the loss Hessian's largest eigenvalue at zero residual
-    and weights ``w_ref`` (the Gauss–Newton part, exact at a solution)."""
-    return float(L * L * top_singular2(problem.A_eff * (w_ref ** (L - 1))[None, :]))
+    and weights ``w_ref`` (the Gauss–Newton part, exact at a solution).  ``A_eff`` may be a matrix-free
+    ``LinearOperator`` (then so is the product)."""
+    A = problem.A_eff
+    d = L * np.asarray(w_ref, dtype=float) ** (L - 1)
+    if isinstance(A, np.ndarray):
+        return top_singular2(A * d[None, :])
+    from scipy.sparse.linalg import LinearOperator
+
+    B = LinearOperator(A.shape, matvec=lambda v: A @ (d * np.ravel(v)), rmatvec=lambda r: d * (A.T @ np.ravel(r)),
+                       dtype=float)
+    return top_singular2(B)
 
 
 def gd_step(problem, L: int, alpha: float, z_ref: np.ndarray, c: float = 1.0) -> float:
@@ -324,16 +328,21 @@ def run_kind(status) -> str:
     """The :data:`RUN_KINDS` entry of a status (a :class:`numerics._status.Status` or its value).
     ``not_converged``, ``noise_floor`` and ``time_limit`` are runs that ended without reaching the
     threshold; ``inconsistent`` and ``failed`` are failures; ``trivial`` counts as converged."""
-    v = getattr(status, "value", status)
-    if v in ("converged", "trivial"):
+    from numerics._status import Status
+
+    try:
+        st = Status(status)  # a member, or its value as read back from a CSV
+    except ValueError:
+        raise ValueError(f"unknown run status {status!r}") from None
+    if st in (Status.CONVERGED, Status.TRIVIAL):
         return "converged"
-    if v == "diverged":
+    if st is Status.DIVERGED:
         return "diverged"
-    if v in ("failed", "inconsistent"):
+    if st in (Status.FAILED, Status.INCONSISTENT):
         return "failed"
-    if v in ("not_converged", "noise_floor", "time_limit"):
+    if st in (Status.NOT_CONVERGED, Status.NOISE_FLOOR, Status.TIME_LIMIT):
         return "not_converged"
-    raise ValueError(f"unknown run status {status!r}")
+    raise ValueError(f"run status {status!r} is not a run's outcome")
 
 
 def run_counts(rows: Sequence[dict], key: str = "status") -> dict:

@@ -13,6 +13,8 @@ import time
 
 import numpy as np
 
+from numerics._status import Status
+
 from wnbias.experiments import _common as C
 
 NAME = "depth"
@@ -34,7 +36,7 @@ def work_units(s: dict) -> int:
 
 
 def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **overrides) -> C.ExperimentOutput:
-    from numerics.gd import gd, wn_gd
+    from numerics._gd import gd, wn_gd
 
     s = {**settings(quick, seeds), **overrides}
     tick = C.Ticker(tick)
@@ -154,7 +156,7 @@ def _caption(rows, s):
             e = C.median_iqr([r["rel_error"] for r in sub])[0]
             off = C.median_iqr([r["off_support_l1_frac"] for r in sub])[0]
             its = C.median_iqr([r["iters_to_tol"] if r["iters_to_tol"] is not None else np.nan for r in sub])[0]
-            nconv = sum(r["status"] == "converged" for r in sub)
+            nconv = sum(r["status"] == Status.CONVERGED for r in sub)
             lines.append(f"- L = {L}, {m}: error {C.fmt(e)}, off-support mass {C.fmt(off)}, "
                          f"{nconv}/{len(sub)} at threshold (median {C.fmt(its, 3)} iterations)")
     return "\n".join(lines)

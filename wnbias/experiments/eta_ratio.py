@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 
+from numerics._status import Status
+
 from wnbias.experiments import _common as C
 
 NAME = "eta_ratio"
@@ -37,7 +39,7 @@ def work_units(s: dict) -> int:
 
 
 def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **overrides) -> C.ExperimentOutput:
-    from numerics.gd import wn_gd
+    from numerics._gd import wn_gd
 
     s = {**settings(quick, seeds), **overrides}
     tick = C.Ticker(tick)
@@ -76,7 +78,7 @@ def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **
 
 def _conv(rows, key, floor):
     """Converged runs' values (others nan), floored at the resolution of the loss threshold."""
-    return [dict(r, v=(max(r[key], floor) if r["status"] == "converged" and r[key] is not None else np.nan))
+    return [dict(r, v=(max(r[key], floor) if r["status"] == Status.CONVERGED and r[key] is not None else np.nan))
             for r in rows]
 
 
@@ -152,7 +154,7 @@ def _caption(rows, s):
     ]
     for truth in s["truths"]:
         for et in s["eta_tildes"]:
-            sub = [r for r in rows if r["truth"] == truth and r["eta_tilde"] == et and r["status"] == "converged"]
+            sub = [r for r in rows if r["truth"] == truth and r["eta_tilde"] == et and r["status"] == Status.CONVERGED]
             if not sub:
                 lines.append(f"- {truth}, η̃ = {et:.3g}: no run reached the threshold")
                 continue

@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 
+from numerics._status import Status
+
 from wnbias.experiments import _common as C
 
 NAME = "init_scale"
@@ -39,7 +41,7 @@ def work_units(s: dict) -> int:
 
 
 def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **overrides) -> C.ExperimentOutput:
-    from numerics.gd import gd, wn_gd
+    from numerics._gd import gd, wn_gd
 
     s = {**settings(quick, seeds), **overrides}
     tick = C.Ticker(tick)
@@ -97,7 +99,7 @@ def _figure(rows, s):
         for mk, m in enumerate(ms):
             mi = [i for i in idx if rows[i]["method"] == m]
             rm = [rows[i] for i in mi]
-            rm_e = [dict(r, e=(r["error"] if r["status"] == "converged" else np.nan)) for r in rm]
+            rm_e = [dict(r, e=(r["error"] if r["status"] == Status.CONVERGED else np.nan)) for r in rm]
             st = C.group_stats(rm_e, ["alpha"], "e")
             line = C.band(axes[0, j], [e["alpha"] for e in st], st, m, marker="none")
             rm_it = [dict(r, it=(r["iters_to_tol"] if r["iters_to_tol"] is not None else np.nan)) for r in rm]
@@ -144,7 +146,7 @@ def _caption(rows, s):
     for truth in s["truths"]:
         for m in C.methods(rows):
             sub = [r for r in rows if r["truth"] == truth and r["method"] == m]
-            conv = [r for r in sub if r["status"] == "converged"]
+            conv = [r for r in sub if r["status"] == Status.CONVERGED]
             parts = []
             for a in sorted({r["alpha"] for r in conv}):
                 med = C.median_iqr([r["error"] for r in conv if r["alpha"] == a])[0]

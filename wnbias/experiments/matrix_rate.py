@@ -1,7 +1,7 @@
 """docs/math.md §9.5: loss curves of plain GD against WN-GD in overparameterised matrix sensing.
 
 The follow-up (Wei, Zhang, Li, He 2025) reports linear convergence of its *generalized* WN
-(Stiefel direction, symmetric magnitude, Riemannian GD: :func:`numerics.matrix.wn_rgd_matrix`) where plain GD is
+(Stiefel direction, symmetric magnitude, Riemannian GD: :func:`numerics._matrix.wn_rgd_matrix`) where plain GD is
 sublinear.  Here GD, that scheme and the scalar polar form ``U = rV/‖V‖_F`` run on ``X = UUᵀ`` with ``k`` above the truth's rank and enough measurements
 for ``X*`` to be the unique solution; the fitted numbers are the late/early ratio of the slope of
 ``log loss`` per iteration (1 for a constant linear rate) and the power-law exponent ``p`` of
@@ -35,7 +35,7 @@ def work_units(s: dict) -> int:
 
 
 def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **overrides) -> C.ExperimentOutput:
-    from numerics.matrix import curvature_step, gd_matrix, generate, init_directions, wn_gd_matrix, wn_rgd_matrix
+    from numerics._matrix import curvature_step, gd_matrix, generate, init_directions, wn_gd_matrix, wn_rgd_matrix
     from wnbias.claims.matrix import rate_ratio
 
     s = {**settings(quick, seeds), **overrides}
@@ -62,12 +62,11 @@ def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **
                          "power": pw, "status": res.status[0].value})
             curves.append((seed, method, et, res.iters, loss))
         tick()
-    fig = _figure(curves, s)
-    png, csv, cap = C.save_outputs(out_dir, NAME, fig, rows, _caption(rows, s))
-    return C.ExperimentOutput(NAME, png, csv, cap, s, time.perf_counter() - t0, len(rows))
+    fig, rp = _figure(curves, rows, s)
+    return C.finish(out_dir, NAME, fig, rp, rows, _caption(rows, s), s, t0)
 
 
-def _figure(curves, s):
+def _figure(curves, rows, s):
     plt = C.plt()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.3))
     keys = sorted({(m_, e_ or 0.0) for _, m_, e_, _, _ in curves})
@@ -79,13 +78,22 @@ def _figure(curves, s):
             ax.plot(it[1:], loss[1:], ls, lw=1, color=colours[(method, et or 0.0)], label=label if seed == 0 else None)
     axes[0].set(yscale="log", xlabel="iteration k", ylabel="loss / ½‖y‖²", title="semi-log (linear rate = straight line)")
     axes[1].set(xscale="log", yscale="log", xlabel="iteration k", title="log-log (power law = straight line)")
+    # every run: a marker at its end point (iteration reached, final loss), of its status's kind
+    rp = C.RunPlot()
+    kinds = C.row_kinds(rows)
+    final = C.place([r["loss_final_rel"] for r in rows])
+    for i, r in enumerate(rows):
+        key = (r["method"], r["eta_tilde"] or 0.0)
+        for ax, panel in ((axes[0], "end_semilog"), (axes[1], "end_loglog")):
+            rp.draw(ax, panel, [max(1, r["steps"])], [final.y[i]], [kinds[i]], [i], color=colours[key], zorder=6)
     for ax in axes:
+        C.mark_levels(ax, final)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        C.legend_with_runs(ax, rp, fontsize=8)
     fig.suptitle(f"{TITLE} (d={s['d']}, rank {s['k_true']}, k={s['k']}, m={s['m']}; GD α={s['alpha']:g}, WN r₀={s['r0']:g})",
                  fontsize=10)
     fig.tight_layout()
-    return fig
+    return fig, rp
 
 
 def _caption(rows, s):
@@ -95,7 +103,8 @@ def _caption(rows, s):
              "Stiefel manifold and symmetric Θ, Riemannian GD with a QR retraction, from Θ₀ = α·I, stopped at loss ≤ "
              f"{s['tol_rel']:g}·½‖y‖². WN-GD is the scalar polar form U = rV/‖V‖_F of docs/math.md §9.4. Rate ratio: slope of −log loss per iteration over the "
              "last quarter of the second half of the records divided by that over the quarter before (1 = linear convergence, well below "
-             "1 = sublinear); power: exponent p of loss ≈ c·k^(−p) over the second half.", "",
+             "1 = sublinear); power: exponent p of loss ≈ c·k^(−p) over the second half. Each run ends in a marker at "
+             "(its last iteration, its final loss).", "", C.run_count_sentence(rows), "",
              "Measured (medians over seeds):"]
     keys = sorted({(r["method"], r["eta_tilde"]) for r in rows}, key=lambda t: (t[0], t[1] or 0))
     for method, et in keys:

@@ -1,6 +1,6 @@
 """Beyond the paper: the regime map over (r₀, η̃) from the exact limit (docs/math.md §4), no integration.
 
-For each initial radius ``r₀`` and ratio ``η̃``, :func:`numerics.limit.limit_solve` (float64) gives
+For each initial radius ``r₀`` and ratio ``η̃``, :func:`numerics._limit.limit_solve` (float64) gives
 ``r_∞`` as the root of ``φ(r) = Σ x_i(r)^{2/L} − r²``; from it ``log ρ``, the limit ``x_∞`` and its
 relative ℓ1 gap against the LP.  The shrinking-radius region ``r_∞ < r₀`` (docs/math.md §4.5: there
 ``ρ < r₀/r_∞``, and ``ρ < 1`` unless ``η̃`` is large; the CSV column keeps its old name
@@ -17,6 +17,8 @@ import time
 import warnings
 
 import numpy as np
+
+from numerics._status import Status
 
 from wnbias.experiments import _common as C
 
@@ -41,8 +43,7 @@ def work_units(s: dict) -> int:
 
 def phi_at_r0(problem, L: int, r0: float) -> float:
     """``φ(r₀) = Σ x_i^{2/L} − r₀²`` with ``x`` the Bregman projection of ``β = (r₀/√n)^L·1``."""
-    from numerics._status import Status
-    from numerics.bregman import bregman_projection
+    from numerics._bregman import bregman_projection
 
     n = problem.n
     res = bregman_projection(problem.A_eff, problem.y, None, L, log_beta=np.full(n, L * math.log(r0 / math.sqrt(n))))
@@ -52,8 +53,8 @@ def phi_at_r0(problem, L: int, r0: float) -> float:
 
 
 def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **overrides) -> C.ExperimentOutput:
-    from numerics.config import FlowConfig
-    from numerics.limit import limit_solve
+    from numerics._config import FlowConfig
+    from numerics._limit import limit_solve
 
     s = {**settings(quick, seeds), **overrides}
     tick = C.Ticker(tick)
@@ -69,8 +70,8 @@ def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
                     res = limit_solve(p, FlowConfig(L=s["L"], r0=r0, eta_r=et, eta_u=1.0))
-                ok = getattr(res.status, "value", str(res.status)) == "converged"
-                row = {"model": model, "seed": seed, "r0": r0, "eta_tilde": et, "status": getattr(res.status, "value", str(res.status)),
+                ok = res.status is Status.CONVERGED
+                row = {"model": model, "seed": seed, "r0": r0, "eta_tilde": et, "status": res.status.value,
                        "message": res.message.splitlines()[0][:200] if res.message else "",
                        "phi_r0": phi0, "solve_s": time.perf_counter() - t1,
                        "r_inf": None, "log10_rho": None, "rel_l1_gap": None, "no_magnification": None}
@@ -158,7 +159,7 @@ def _caption(rows, s):
         f"{' and '.join(s['models'])} (one row each), {s['seeds']} seed(s); "
         f"{len(s['r0s'])} radii r₀ in [{min(s['r0s']):.3g}, {max(s['r0s']):.3g}] × {len(s['eta_tildes'])} ratios η̃ in "
         f"[{min(s['eta_tildes']):.3g}, {max(s['eta_tildes']):.3g}]. Each cell is the exact WN-GF limit from "
-        "numerics.limit.limit_solve (float64 root of φ, docs/math.md §4): left log10 ρ with ρ = (r₀/r_∞)·exp((r_∞² − "
+        "numerics._limit.limit_solve (float64 root of φ, docs/math.md §4): left log10 ρ with ρ = (r₀/r_∞)·exp((r_∞² − "
         "r₀²)/(2η̃)), right the relative ℓ1 gap (‖x_∞‖₁ − ‖z*‖₁)/‖z*‖₁ against the LP (medians over seeds). Cyan "
         "frames: r_∞ < r₀, the shrinking-radius regime of docs/math.md §4.5, where ρ < r₀/r_∞ for every η̃ and "
         "ρ < 1 unless η̃ > (r₀² − r_∞²)/(2 log(r₀/r_∞)); the ρ of each cell is the one measured (left panel, CSV). "
@@ -177,7 +178,7 @@ def _caption(rows, s):
     ]
     for model in s["models"]:
         mrows = [r for r in rows if r["model"] == model]
-        ok = [r for r in mrows if r["status"] == "converged"]
+        ok = [r for r in mrows if r["status"] == Status.CONVERGED]
         nomag = [r for r in ok if r["no_magnification"]]
         agree = sum(1 for r in ok if np.isfinite(r["phi_r0"]) and (r["phi_r0"] < 0) == r["no_magnification"])
         r0_nm = sorted({r["r0"] for r in nomag})
@@ -193,7 +194,7 @@ def _caption(rows, s):
                 lines.append(f"  - η̃ = {et:.3g}: gap from {C.fmt(min(r['rel_l1_gap'] for r in sub))} to "
                              f"{C.fmt(max(r['rel_l1_gap'] for r in sub))}, log10 ρ from "
                              f"{C.fmt(min(r['log10_rho'] for r in sub), 3)} to {C.fmt(max(r['log10_rho'] for r in sub), 3)}")
-    fails = [r for r in rows if r["status"] != "converged"]
+    fails = [r for r in rows if r["status"] != Status.CONVERGED]
     if fails:
         lines.append(f"- failures ({len(fails)}): e.g. r₀ = {fails[0]['r0']:.3g}, η̃ = {fails[0]['eta_tilde']:.3g}: "
                      f"{fails[0]['message'][:120]}")

@@ -1,7 +1,7 @@
 """Beyond the paper: a stability map of WN-GD over (η̃, μ), both across orders of magnitude.
 
 All grid cells of one seed run as a single batched WN-GD computation.  Each run ends in one of
-three states: *diverged* (non-finite or loss grown by ``numerics.gd.DIVERGENCE_FACTOR``),
+three states: *diverged* (non-finite or loss grown by ``numerics._gd.DIVERGENCE_FACTOR``),
 *converged* (loss reached the threshold) or *stalls* (neither within the step budget).  The map
 shows the majority state over seeds and, for converged cells, the iterations needed.
 """
@@ -43,7 +43,7 @@ def _state(status: str) -> str:
 
 
 def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **overrides) -> C.ExperimentOutput:
-    from numerics.gd import wn_gd
+    from numerics._gd import wn_gd
 
     s = {**settings(quick, seeds), **overrides}
     tick = C.Ticker(tick)
@@ -139,7 +139,7 @@ def _caption(rows, s):
         f"in [{min(s['eta_tildes']):g}, {max(s['eta_tildes']):g}] and {len(s['mus'])} step sizes μ in "
         f"[{min(s['mus']):g}, {max(s['mus']):g}], {s['seeds']} seed(s), at most {s['steps']} steps. A run "
         f"*converges* when the loss reaches {s['tol_rel']:g}·½‖y‖², *diverges* when the loss becomes non-finite or "
-        "grows by the divergence factor of numerics.gd, and otherwise *stalls*. Left: the majority outcome per "
+        "grows by the divergence factor of numerics._gd, and otherwise *stalls*. Left: the majority outcome per "
         "cell (a *failed* run, one the integrator gave up on, is its own state); right: median iterations of the "
         "converged runs (blank: no run of the cell converged). Every run is also a marker inside its cell (seeds "
         "side by side): filled = converged, open = stalled (threshold not reached within the budget), "

@@ -1,7 +1,7 @@
 """Sweep tasks: one setting in, a JSON-ready dict of numbers out.
 
 Each task draws its problem from ``(truth, N, M, seed, k, model)`` with
-:func:`numerics.problem.generate`, so a record is reproducible from its parameters alone.
+:func:`numerics._problem.generate`, so a record is reproducible from its parameters alone.
 Results hold only floats, ints, strings and ``None`` (never numpy types).
 
 Numbers: a float parameter is the double it is; a string (``"0.1"``, ``"1e-3"``, ``"1/3"``) is
@@ -21,12 +21,12 @@ from wnbias.experiments import _common as C
 
 
 def exact_number(v) -> Fraction:
-    """The exact value of a parameter, read as :class:`numerics.config.FlowConfig` reads it
-    (:func:`numerics.config.exact_value`): a float is its double, an int itself, a string a
+    """The exact value of a parameter, read as :class:`numerics._config.FlowConfig` reads it
+    (:func:`numerics._config.exact_value`): a float is its double, an int itself, a string a
     decimal (``"0.1"``, ``"2.5e-3"``), a ratio ``"p/q"`` or ``float.hex`` text (``"0x1.8p1"``).
     ``ValueError`` for anything else (including ``"nan"``, ``"inf"`` and decimal exponents beyond
-    ``numerics.config.MAX_DECIMAL_EXPONENT``)."""
-    from numerics.config import exact_value
+    ``numerics._config.MAX_DECIMAL_EXPONENT``)."""
+    from numerics._config import exact_value
 
     if isinstance(v, str) and not v.strip():
         raise ValueError("an empty string is not a number; give a decimal such as \"0.1\" or a fraction such as \"1/3\"")
@@ -36,8 +36,8 @@ def exact_number(v) -> Fraction:
 def exact_string(v) -> str:
     """The exact decimal string of a parameter (``"0.1"`` for the string ``"0.1"``, the full
     expansion ``"0.1000000000000000055511151231257827021181583404541015625"`` for the float 0.1),
-    or ``"p/q"`` when the value has no finite decimal expansion (:func:`numerics.config.exact_string`)."""
-    from numerics.config import exact_string as _exact_string
+    or ``"p/q"`` when the value has no finite decimal expansion (:func:`numerics._config.exact_string`)."""
+    from numerics._config import exact_string as _exact_string
 
     return _exact_string(exact_number(v))
 
@@ -78,7 +78,7 @@ def gd_run(
     tol_rel: float = 1e-8, reference: bool = True,
 ) -> dict:
     """Plain GD from ``w₀ = α·1``; ``mu`` defaults to :func:`_common.gd_step`."""
-    from numerics.gd import gd
+    from numerics._gd import gd
 
     exact = _exact(alpha=alpha, mu=mu, step_c=step_c, tol_rel=tol_rel)
     alpha, step_c, tol_rel = _f(alpha), _f(step_c), _f(tol_rel)
@@ -98,7 +98,7 @@ def wn_gd_run(
     """WN-GD from ``r₀`` and the uniform direction with ``η_r = η̃ η_u``; ``mu`` defaults to
     :func:`_common.wn_step`.  Reports ``log ρ`` and ``log α_eff`` from the final radius and, with
     ``reference``, the ℓ1 gap and the §5 bound evaluated at that ``ρ``."""
-    from numerics.gd import wn_gd
+    from numerics._gd import wn_gd
 
     exact = _exact(r0=r0, eta_tilde=eta_tilde, eta_u=eta_u, mu=mu, step_c=step_c, tol_rel=tol_rel)
     exact["eta_r"] = exact_string(exact_number(eta_tilde) * exact_number(eta_u))
@@ -137,7 +137,7 @@ def limit_run(
 
     import numpy as np
 
-    from numerics.limit import limit_solve
+    from numerics._limit import limit_solve
 
     if dps is not None and (isinstance(dps, bool) or not isinstance(dps, int) or dps < 1):
         raise ValueError(f"dps must be a positive integer (digits), got {dps!r}")
@@ -148,8 +148,7 @@ def limit_run(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         res = limit_solve(p, config, dps=dps)
-    status = getattr(res.status, "value", str(res.status))
-    out = {"status": status, "message": (res.message or "").splitlines()[0][:300] if res.message else "",
+    out = {"status": res.status.value, "message": (res.message or "").splitlines()[0][:300] if res.message else "",
            "r_inf": None, "log_rho": None, "log_alpha_eff": None, "magnified": None, "l1": None, "rel_error": None,
            "precision": "float64" if dps is None else f"dps={dps}", "exact": exact}
     if res.r_inf is not None and res.x_inf_user is not None:
@@ -175,7 +174,7 @@ def limit_run(
 def _flow_config(L: int, r0, eta_tilde):
     """``FlowConfig(L, r0, eta_r = η̃, eta_u = 1)`` with the parameters as given (strings stay
     exact).  A ``FlowConfig`` without exact parameters (no ``exact_strings``) gets the doubles."""
-    from numerics.config import FlowConfig
+    from numerics._config import FlowConfig
 
     if hasattr(FlowConfig, "exact_strings"):
         return FlowConfig(L=L, r0=r0, eta_r=eta_tilde, eta_u=1)
@@ -218,5 +217,73 @@ def _summary(p, res, ref, extra, exact=None) -> dict:
     return out
 
 
-REGISTRY = {"gd_run": gd_run, "wn_gd_run": wn_gd_run, "limit_run": limit_run}
+AGREE_REL = 1e-6
+"""``convergence_run``: the float64 flow *reached the predicted limit* when it CONVERGED and
+``‖x(T) − x_∞‖ ≤ AGREE_REL·‖x_∞‖``.  The flow stops at a residual of 1e-6·‖y‖
+(``numerics._steady.REL_RESIDUAL_TOL_64``), so a flow that reaches the limit sits within about that
+relative distance of it (measured: 1e-12 to 1e-8); a flow that converged somewhere else is off by
+the distance between two zero-loss points, which is of order one."""
+
+
+def convergence_run(
+    kind: str = "sparse_positive", N: int = 30, M: int = 10, seed: int = 0, k: Optional[int] = None, L: int = 3,
+    r0: float = 1.0, eta_tilde: float = 0.1, flow_time_limit: float = 30.0, limit_time_limit: float = 20.0,
+    t_max: float = 1e8, limit_dps: Optional[int] = 30,
+) -> dict:
+    """Does the WN flow reach the limit the scalar root predicts (docs/math.md §4, §6.1)?
+
+    The problem is ``generate(kind, N, M, seed, k)`` (``k`` defaults to ``max(1, M // 4)``); the
+    flow is ``FlowConfig(L, r0, eta_r = η̃, eta_u = 1)``.  The limit comes from
+    :func:`numerics.limit_solve` (float64, at most ``limit_time_limit`` s; where float64 does not
+    converge, once more at ``limit_dps`` digits from the exact parameters, in the same time budget:
+    ``limit_precision`` says which), the flow from
+    :func:`numerics.integrate` (float64, to ``t_max`` or ``flow_time_limit`` s of wall time).
+    ``outcome``: ``"reached"`` (the flow CONVERGED within :data:`AGREE_REL` of the limit),
+    ``"elsewhere"`` (it CONVERGED, farther away: a counterexample candidate), ``"not_converged"``
+    (the flow's status is not CONVERGED), ``"no_limit"`` (the limit solver failed).  ``status`` is
+    the flow's status; the distances are relative (``‖x(T) − x_∞‖/‖x_∞‖``, ``|r(T) − r_∞|/r_∞``)."""
+    import warnings
+
+    import numpy as np
+
+    from numerics import Status, generate, integrate, limit_solve
+
+    config = _flow_config(int(L), r0, eta_tilde)
+    exact = _config_exact(config, r0=r0, eta_tilde=eta_tilde)
+    p = generate(str(kind), int(N), int(M), int(seed), k=None if k is None else int(k))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lim = limit_solve(p, config, time_limit=float(limit_time_limit))
+        limit_precision = "float64"
+        if lim.status is not Status.CONVERGED and limit_dps is not None:
+            lim = limit_solve(p, config, dps=int(limit_dps), time_limit=float(limit_time_limit))
+            limit_precision = f"dps={int(limit_dps)}"
+        flow = integrate(p, config, t_max=float(t_max), time_limit=float(flow_time_limit))
+    out = {"status": flow.status.value, "limit_status": lim.status.value, "limit_precision": limit_precision,
+           "n": int(p.n), "model": p.model,
+           "t_final": float(flow.t_final), "flow_wall_s": float(flow.wall_time), "limit_wall_s": float(lim.wall_time),
+           "loss_final_rel": float(flow.loss_final) / (0.5 * float(p.y @ p.y)), "r_final": float(flow.r_final),
+           "r_inf": None, "dist_x": None, "dist_r": None, "magnified": None,
+           "flow_message": (flow.message or "").splitlines()[0][:200] if flow.message else "",
+           "limit_message": (lim.message or "").splitlines()[0][:200] if lim.message else "",
+           "precision": "float64", "exact": exact}
+    if lim.status is Status.CONVERGED:
+        x_inf = np.array([float(v) for v in np.ravel(lim.x_inf)])  # float64 or mpf: rounded once
+        x_t = np.asarray(flow.x_final, dtype=float)
+        r_inf = float(lim.r_inf)
+        out.update(r_inf=r_inf, dist_x=float(np.linalg.norm(x_t - x_inf) / np.linalg.norm(x_inf)),
+                   dist_r=abs(float(flow.r_final) - r_inf) / r_inf, magnified=r_inf > float(r0))
+    if lim.status is not Status.CONVERGED:
+        outcome = "no_limit"
+    elif flow.status is not Status.CONVERGED:
+        outcome = "not_converged"
+    elif out["dist_x"] <= AGREE_REL:
+        outcome = "reached"
+    else:
+        outcome = "elsewhere"
+    out["outcome"] = outcome
+    return _floats(out)
+
+
+REGISTRY = {"gd_run": gd_run, "wn_gd_run": wn_gd_run, "limit_run": limit_run, "convergence_run": convergence_run}
 """Registered sweep tasks (name → function)."""
