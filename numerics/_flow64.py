@@ -250,11 +250,11 @@ class _Flow:
             raise _NonFinite(t)
         return J
 
-    def _jac(self, t, z):
+    def _jac_common(self, z):
+        """What both Jacobian forms start from: the state, ``g = Aᵀ(Ax − y)``, ``Hx = AᵀAx``,
+        ``p = ū²``, the rates with their r-derivative and signs, and ``K = η_u r/‖u‖²``."""
         self.njev += 1
-        L = self.L
         r, v, u, m, ubar, w, x = self.state(z)
-        n = v.size
         Ax = self.A @ x
         g = self.AT @ (Ax - self.y)
         Hx = self.AT @ Ax
@@ -266,7 +266,11 @@ class _Flow:
             dE_dr, kap_r, kap_m = 2.0 * r, 1.0, -2.0
         else:
             dE_dr, kap_r, kap_m = 0.0, 1.0, -2.0
-        K = e_u * r / (m * m)
+        return r, v.size, ubar, x, g, Hx, p, e_r, dE_dr, kap_r, kap_m, e_u * r / (m * m)
+
+    def _jac(self, t, z):
+        L = self.L
+        r, n, ubar, x, g, Hx, p, e_r, dE_dr, kap_r, kap_m, K = self._jac_common(z)
         ul2 = np.ones(n) if L == 2 else ubar ** (L - 2)
         a = ul2 * g
         Sx = float(x @ g)
@@ -298,23 +302,9 @@ class _Flow:
         multiplied out (tests/test_flow64.py compares the two)."""
         if self.deadline is not None and time.perf_counter() > self.deadline:
             raise _OutOfTime(t)
-        self.njev += 1
         L = self.L
-        r, v, u, m, ubar, w, x = self.state(z)
-        n = v.size
+        r, n, ubar, x, g, Hx, p, e_r, dE_dr, kap_r, kap_m, K = self._jac_common(z)
         M = self.A.shape[0]
-        Ax = self.A @ x
-        g = self.AT @ (Ax - self.y)
-        Hx = self.AT @ Ax
-        p = ubar * ubar
-        e_r, e_u = self._etas(r, m)
-        if self.rates == "plain":
-            dE_dr, kap_r, kap_m = 0.0, -1.0, 0.0
-        elif self.rates == "r2":
-            dE_dr, kap_r, kap_m = 2.0 * r, 1.0, -2.0
-        else:
-            dE_dr, kap_r, kap_m = 0.0, 1.0, -2.0
-        K = e_u * r / (m * m)
         P = L * r ** (L - 1)
         ul2 = np.ones(n) if L == 2 else ubar ** (L - 2)
         a = ul2 * g

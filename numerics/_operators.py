@@ -39,7 +39,29 @@ def _int(name, v, lo=1):
     return int(v)
 
 
-class SubsampledDCT(LinearOperator):
+class _RowsOperator(LinearOperator):
+    """A float64 LinearOperator defined by ``forward_rows(X)`` / ``adjoint_rows(R)`` on the last
+    axis (a vector, or a batch with one vector per row): the scipy hooks, written once."""
+
+    def _matvec(self, x):
+        return self.forward_rows(np.ravel(x))
+
+    def _rmatvec(self, r):
+        return self.adjoint_rows(np.ravel(r))
+
+    def _matmat(self, X):
+        return self.forward_rows(np.asarray(X).T).T
+
+    def _rmatmat(self, R):
+        return self.adjoint_rows(np.asarray(R).T).T
+
+    def _adjoint(self):
+        return _Transposed(self)
+
+    _transpose = _adjoint
+
+
+class SubsampledDCT(_RowsOperator):
     """``A = √(N/M) · P_Ω C D`` of shape ``(M, N)``: ``M`` random rows of the orthonormal DCT-II,
     columns signed by a random ``±1`` (``signs=True``), drawn from ``numpy.random.default_rng(seed)``.
 
@@ -95,23 +117,6 @@ class SubsampledDCT(LinearOperator):
         np.multiply(full, self._scaled_signs, out=out)  # the scaling and the copy in one pass
         return out
 
-    def _matvec(self, x):
-        return self.forward_rows(np.ravel(x))
-
-    def _rmatvec(self, r):
-        return self.adjoint_rows(np.ravel(r))
-
-    def _matmat(self, X):
-        return self.forward_rows(np.asarray(X).T).T
-
-    def _rmatmat(self, R):
-        return self.adjoint_rows(np.asarray(R).T).T
-
-    def _adjoint(self):
-        return _Transposed(self)
-
-    _transpose = _adjoint
-
     # -- naming ---------------------------------------------------------------------------
     def params(self) -> dict:
         return {"kind": "subsampled_dct", "N": self.N, "M": self.M, "seed": self.seed, "signs": self.use_signs}
@@ -146,7 +151,7 @@ class _Transposed(LinearOperator):
     _transpose = _adjoint
 
 
-class SignedOperator(LinearOperator):
+class SignedOperator(_RowsOperator):
     """``[A, −A]`` of shape ``(M, 2N)``: ``[A, −A] (z₊; z₋) = A (z₊ − z₋)``, ``[A, −A]ᵀ r = (Aᵀr; −Aᵀr)``."""
 
     def __init__(self, A):
@@ -168,23 +173,6 @@ class SignedOperator(LinearOperator):
         out[..., :N] = g
         np.negative(g, out=out[..., N:])
         return out
-
-    def _matvec(self, x):
-        return self.forward_rows(np.ravel(x))
-
-    def _rmatvec(self, r):
-        return self.adjoint_rows(np.ravel(r))
-
-    def _matmat(self, X):
-        return self.forward_rows(np.asarray(X).T).T
-
-    def _rmatmat(self, R):
-        return self.adjoint_rows(np.asarray(R).T).T
-
-    def _adjoint(self):
-        return _Transposed(self)
-
-    _transpose = _adjoint
 
     def params(self):
         inner = getattr(self.base, "params", None)
