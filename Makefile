@@ -50,8 +50,10 @@ bench: $(BENCH_STAMP)
 bench-quick: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.run --quick --out benchmarks/_results/BENCHMARKS-quick.md
 
+# the full reproduction on REPRODUCE_WORKERS Dask worker processes (one BLAS thread each)
+REPRODUCE_WORKERS ?= 2
 reproduce: $(STAMP)
-	$(BIN)/wnbias reproduce --out out/reproduce
+	$(BIN)/wnbias reproduce --out out/reproduce --dask-local $(REPRODUCE_WORKERS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

@@ -31,9 +31,9 @@ def fit_exponent(N, t):
 
 def grids(quick):
     if quick:
-        return dict(hp=[10, 20, 40], f64=[100, 200], gd=[200, 400, 800], big=[2000], op=[1000, 10000])
+        return dict(hp=[10, 20, 40], f64=[100, 200], gd=[200, 400, 800], big=[2000], op=[1000, 10000], lim=[2000])
     return dict(hp=[10, 20, 40, 80], f64=[200, 400, 1000], gd=[500, 1000, 2000, 4000, 8000],
-                big=[20000, 50000, 100000], op=[10000, 100000, 1000000])
+                big=[20000, 50000, 100000], op=[10000, 100000, 1000000], lim=[10000, 100000])
 
 
 MEM_MARGIN = 2 * 2**30
@@ -123,6 +123,39 @@ def sweep_operator(Ns, quick):
     return wn, gdt, fl, mem
 
 
+LIMIT_TIME_LIMIT = 300.0
+"""Seconds allowed to each matrix-free limit solve (its status is reported as returned)."""
+
+
+def sweep_limit_operator(Ns, quick):
+    """The float64 limit (``limit_solve``, the matrix-free dual Newton) on the subsampled DCT, signed
+    model, ``M = 0.15 N``, ``k = 0.1 M``, ``L = 2``, ``r₀ = 0.05·√n``, ``η̃ = 0.1``: seconds (None unless
+    CONVERGED) and one note per size with the status, the time and the error of ``x_∞`` (converged
+    solves only; otherwise "no limit")."""
+    from numerics import FlowConfig, limit_solve
+
+    times, notes = [], []
+    for N in Ns:
+        M = max(2, int(round(0.15 * N)))
+        log(f"[5] limit_solve, subsampled DCT, N={N}")
+        p = generate("sparse_signed", N, M, 0, k=max(1, int(round(0.1 * M))), matrix="dct")
+        cfg = FlowConfig(L=2, r0=0.05 * math.sqrt(p.n), eta_r=0.1, eta_u=1.0)
+        t0 = time.perf_counter()
+        res = limit_solve(p, cfg, time_limit=LIMIT_TIME_LIMIT)
+        wall = time.perf_counter() - t0
+        ok = res.status.value == "converged"
+        times.append(wall if ok else None)
+        if ok and res.x_inf_user is not None:  # only a converged solve has a limit to compare with x_true
+            err = float(np.linalg.norm(np.asarray(res.x_inf_user, dtype=float) - p.x_true) / np.linalg.norm(p.x_true))
+            what = f"error of x_inf {err:.2g}"
+        else:
+            what = "no limit"
+        notes.append(f"limit_solve (matrix-free, float64), subsampled DCT N={N}, M={M}: {res.status.value} in "
+                     f"{wall:.1f} s (time limit {LIMIT_TIME_LIMIT:g} s), {what}")
+        del p
+    return times, notes
+
+
 def _series(label, what, Ns, times):
     return {"label": label, "what": what, "N": list(Ns), "seconds": list(times),
             "exponent": fit_exponent(Ns, times)}
@@ -203,6 +236,13 @@ def sweep_gd(Ns, quick, large=(), op=()):
     return out
 
 
+def sweep_limit(Ns, quick):
+    times, notes = sweep_limit_operator(Ns, quick)
+    sweep_limit.notes = notes
+    return [_series("limit_solve, subsampled DCT (matrix-free dual Newton)",
+                    "seconds per limit solve (float64, L=2, η̃=0.1), M=0.15N; None: not converged", Ns, times)]
+
+
 def plot(panels, path):
     import matplotlib
 
@@ -254,13 +294,16 @@ def run(quick: bool = False, plot_path=None) -> ItemResult:
         "each. WN-GD: seconds per iteration (item 3's method), M=0.15N; beyond item 3's sizes, dense A (positive "
         "model, 8·M·N bytes: 12 GB at N = 10⁵, run only where /proc/meminfo's MemAvailable leaves 2 GB) with a few "
         "iterations per size, and the matrix-free subsampled DCT (`generate(..., matrix='dct')`, O(N log N) per "
-        "product) to N = 10⁶ with WN-GD, plain GD and the operator's own product pair. Exponents: "
+        "product) to N = 10⁶ with WN-GD, plain GD and the operator's own product pair. The limit x_∞ by "
+        "`limit_solve` (float64, the matrix-free dual Newton) on the same operator at N = 10⁴ and 10⁵ (L = 2, "
+        "η̃ = 0.1, r₀ = 0.05√n; its status is in the notes, a time only when CONVERGED). Exponents: "
         "scipy.stats.linregress of log t on log N; over small ranges and on a shared machine they are rough."
     )
     panels = []
     for title, fn, Ns in (("1. high precision (dps 38, T=1)", sweep_high_precision, g["hp"]),
                           ("2. float64 flow to threshold", sweep_float64, g["f64"]),
-                          ("3. WN-GD per iteration", sweep_gd, g["gd"])):
+                          ("3. WN-GD per iteration", sweep_gd, g["gd"]),
+                          ("4. limit, matrix-free", sweep_limit, g["lim"])):
         series = fn(Ns, quick, g["big"], g["op"]) if fn is sweep_gd else fn(Ns, quick)
         panels.append((title, series))
         res.scaling += series
@@ -278,6 +321,7 @@ def run(quick: bool = False, plot_path=None) -> ItemResult:
             mem.rows.append([kind, N, f"{v:.4g}" if v is not None else "not run"])
     res.tables = [tab, mem]
     res.notes += getattr(sweep_gd, "notes", [])
+    res.notes += getattr(sweep_limit, "notes", [])
     res.raw["memory_MB"] = {k: {str(N): v for N, v in d.items()} for k, d in getattr(sweep_gd, "memory", {}).items()}
     if plot_path is not None:
         plot(panels, plot_path)

@@ -1,6 +1,8 @@
 """Float64 integration of the flows of docs/math.md §2 to convergence.
 
-Coordinates.  Every flow (plain GF, WN-GF, rates ``(r², 1)``) is integrated as a WN flow in the
+Coordinates.  Two systems: the dual coordinates ``λ ∈ R^M`` of :class:`_Reduced` (the default
+``method="auto"``; see "Steppers" below), and ``(r, log u)``, the genuine check of the invariant.
+In ``(r, log u)`` every flow (plain GF, WN-GF, rates ``(r², 1)``) is integrated as a WN flow in the
 state ``(r, v)`` with ``v = log u`` (elementwise) and ``w = r·u/‖u‖``:
 
 * WN-GF: ``(η_r, η_u)`` constant;
@@ -17,19 +19,24 @@ assembles ``u̇`` from ``loss_grad``/``wn_u_dot`` and divides by ``u``; tests/te
 that form against the hand-written ``numerics._fields``, and tests/test_flow64.py the two forms
 against each other.
 
-All flows, WN-GF with constant rates included, are integrated in ``(r, log u)`` by default, with
-``atol = rtol``: scipy's error weight on ``v_i = log u_i`` is then ``rtol·(1 + |v_i|)``, a bound on
-the relative error of every weight, whatever ``s(r) = (r² − r0²)/(2η̃)`` is.  :class:`_Shifted`
+In ``(r, log u)`` (every method but ``"auto"`` and ``"reduced*"``, which integrate ``λ``, and
+``"auto"`` again once it leaves ``λ``) all flows, WN-GF with constant rates included, are integrated
+with ``atol = rtol``: scipy's error weight on ``v_i = log u_i`` is then ``rtol·(1 + |v_i|)``, a bound
+on the local (per-step) relative error of every weight, whatever ``s(r) = (r² − r0²)/(2η̃)`` is.
+(In ``λ`` the same holds by :meth:`_Reduced.rtol` / :meth:`_Reduced.atol`: an absolute tolerance
+``rtol`` on every ``log u_i``.)  :class:`_Shifted`
 (``p = v + s(r)·1``, ``ṗ = v̇ + s'(r) ṙ 1``, used when :data:`SHIFT_CONSTANT_RATES` is set) takes
 out analytically the common drift of ``log u`` by ``−s(r)`` (docs/math.md §3.3: ``log ū + s − log ū0
 ∈ range(Aᵀ)``), but the same ``atol = rtol`` then weighs ``p_i ≈ s`` on the support (where ``log u_i``
 is O(1)) by ``rtol·s``: the weights that matter get a log-error ``s``× larger than asked (a constant
 ``atol`` cannot tighten that: it only adds to ``rtol·|p_i|``).  Measured (rtol 1e-10 against an
 rtol 1e-13 run, sparse positive N = 200, M = 40, k = 8, L = 2; max relative error of ``x`` on the
-support / final invariant residual, shifted vs ``(r, log u)``): η̃ = 0.02 (s ≈ 260), DOP853 to
-T = 200: 1.9e-8 vs 8.9e-10 / 8.3e-10 vs 2.4e-10; η̃ = 0.02, ``auto`` to T = 2000: 3.1e-8 vs 5.4e-8 /
-1.1e-8 vs 3.9e-9; η̃ = 0.1, ``auto`` to T = 2000: 2.0e-8 vs 4.6e-8 / 4.1e-11 vs 2.8e-10; the
-benchmark problem (``generate('sparse_positive', 1000, 150, 0)``, η̃ = 0.1, ``auto`` to T = 2000):
+support / final invariant residual, shifted vs ``(r, log u)``; measured with the then-default
+``"auto"``, DOP853 then BDF in ``(r, log u)``, which is ``"auto-full"`` now): η̃ = 0.02 (s ≈ 260),
+DOP853 to T = 200: 1.9e-8 vs 8.9e-10 / 8.3e-10 vs 2.4e-10; η̃ = 0.02, ``auto-full`` to T = 2000:
+3.1e-8 vs 5.4e-8 / 1.1e-8 vs 3.9e-9; η̃ = 0.1, ``auto-full`` to T = 2000: 2.0e-8 vs 4.6e-8 / 4.1e-11
+vs 2.8e-10; the benchmark problem (``generate('sparse_positive', 1000, 150, 0)``, η̃ = 0.1,
+``auto-full`` to T = 2000):
 9.3e-9 vs 1.4e-8 / 3.4e-10 vs 2.4e-10 (no 20× gain in the invariant), and at rtol 1e-13 the shifted
 run never switched to BDF and spent 200000 steps by t ≈ 1567 (2.6e6 field evaluations, against
 2.3e5 to T = 2000 in ``(r, log u)``).  The shifted form holds the invariant better only at the
@@ -45,9 +52,37 @@ genuine check (also for plain GF, whose ``u̇ ⊥ u`` too).  The residual is
 ``‖P_ker h‖ / max(‖h‖, ‖log_L(b)‖)`` with ``b`` the reference point (:func:`invariant_scale`):
 near ``t = 0`` ``h`` is a difference of numbers of size ``‖log_L(b)‖`` and carries their rounding.
 
-Steppers (``method``): scipy ``DOP853`` (explicit), ``BDF``, ``Radau`` and ``LSODA`` (implicit /
-switching, with the analytic Jacobian :meth:`_Flow.jac`), and ``"auto"``: DOP853 until its own
-stiffness estimate says the steps are stability-bound, then BDF (:data:`STIFF_HLAMBDA`).
+Steppers (``method``, :data:`METHODS`).  In ``(r, log u)``: scipy ``DOP853`` (explicit), ``BDF``,
+``Radau`` and ``LSODA`` (implicit / switching, with the analytic Jacobian :meth:`_Flow.jac`), and
+``"auto-full"``: DOP853 until its own stiffness estimate says the steps are stability-bound, then BDF
+(:data:`STIFF_HLAMBDA`).  In the dual coordinates ``λ ∈ R^M`` (:class:`_Reduced`, docs/math.md §6.3:
+``log_L(ū e^s) = log_L(ū0) + Aᵀλ``, the ``M``-dimensional ODE ``λ̇ = −c(Ax − y)``): ``"reduced"``
+(DOP853), ``"reduced-BDF"``, ``"reduced-Radau"``, ``"reduced-LSODA"`` (with the dense ``M × M``
+Jacobian :meth:`_Reduced.jac`).  ``"auto"`` (with :data:`AUTO_REDUCED`) is ``"reduced-LSODA"`` (LSODA
+switches between Adams and BDF itself: no stiffness test of ours), leaving ``λ`` for ``(r, log u)``
+(continuing as ``"auto-full"``) where ``λ`` cannot hold the accuracy asked (:meth:`_Reduced.rounding`:
+``L > 2`` at small ``η̃`` or small initial weights) or where a step leaves ``λ``'s domain (a trial
+state with ``b ≤ 0`` or ``r² ≤ 0``, or a non-finite field: the edge of the coordinates, not a
+divergence of the flow), from the last accepted state.  ``FlowResult.diagnostics.coordinates`` and
+``.invariant_checked_from`` record which (:class:`numerics._results.Float64Diagnostics`).  In ``λ``
+the invariant
+and ``‖u‖ = 1`` hold by construction, so their recorded residuals are rounding only: a caller that
+*checks* the invariant (docs/math.md §6.3) uses an ``(r, log u)`` method.
+
+Measured on the benchmark problems (benchmarks/float64_flow.py: ``generate('sparse_positive', 1000,
+150, 0)``, rtol 1e-10, to ``loss ≤ 1e-3·½‖y‖²``; CPU time against scipy DOP853 on ``(r, u)`` in the
+same run, 2 shared cores; measured with the tolerance on ``λ`` relative to ``|λ|``, before
+:data:`REDUCED_ABSOLUTE_TOL`): ``auto`` 0.45× (L = 2) and 0.82× (L = 3), ``auto-full`` 0.94× / 1.37×,
+``DOP853`` 0.98× / 1.5×.  LSODA in ``λ`` needs 10.6k field evaluations where DOP853 needs 43k
+(L = 2): Adams at order up to 12 on ``M = 150`` unknowns, with BDF in the stiff stretches.  Accuracy
+against an rtol 1e-13 run to the same time (max ``|Δx|/max x``; worst relative error on the
+support ``x_i > 1e-6 max x``): L = 2, t = 33: ``auto`` 1.4e-10 / 4.9e-9, ``reduced`` 1.6e-11 / 2.5e-11,
+``DOP853`` 2.2e-9 / 2.3e-9, ``auto-full`` 7.7e-10 / 3.3e-8; L = 3, t = 0.374: ``auto`` 7.0e-11 / 1.3e-9,
+``DOP853`` 5.0e-10 / 5.0e-10 — the same class of accuracy at the same rtol.  With the absolute
+tolerance on ``λ`` (:data:`REDUCED_ABSOLUTE_TOL`; CPU against scipy DOP853 in the same process, the
+relative tolerance in brackets, same run): L = 2, to t = 33: ``auto`` 0.66× (0.42×), 17.9k field
+evaluations (10.4k), worst relative error on the support 1.4e-9 (5.7e-9); L = 3, to t = 0.374: 0.41×
+(0.44×), 5.6e-10 (1.3e-10).
 
 Convergence (``Status.CONVERGED``) is the shared test of :mod:`numerics._steady`:
 1. ``‖Ax − y‖ ≤ √(2·loss_tol)`` (default :func:`numerics._steady.default_loss_tol`, i.e.
@@ -61,7 +96,8 @@ Convergence (``Status.CONVERGED``) is the shared test of :mod:`numerics._steady`
 Otherwise the run ends ``not_converged`` (budget ``t_max``/``max_steps`` spent; the message
 reports the residual reached), ``time_limit`` (the caller's ``time_limit=`` seconds, checked in
 every evaluation of the field inside scipy's step loop), ``diverged`` (a non-finite state, field or
-Jacobian: scipy's step control would otherwise halve the step for ever on a NaN error estimate),
+Jacobian: scipy's step control would otherwise halve the step for ever on a NaN error estimate; in
+``λ`` a non-finite field first sends the run to ``(r, log u)``),
 ``failed`` (the field underflows to 0), ``noise_floor`` (the residual passed a tolerance below
 float64's rounding level of ``‖Ax − y‖``) or ``inconsistent`` (no exact solution: least-squares
 residual, or LP infeasibility in the positive model — checked first).
@@ -82,8 +118,37 @@ from numerics._config import FlowConfig
 from numerics._results import Float64Diagnostics, FlowResult
 from numerics._status import Status
 
-METHODS = ("auto", "DOP853", "BDF", "Radau", "LSODA")
-"""``method=`` values; ``"auto"``: DOP853, then BDF once DOP853's steps are stability-bound."""
+METHODS = ("auto", "auto-full", "reduced", "reduced-BDF", "reduced-Radau", "reduced-LSODA", "DOP853", "BDF", "Radau",
+           "LSODA")
+"""``method=`` values.  In ``(r, log u)`` (the invariant and ``‖u‖ − 1`` are genuine checks):
+``"DOP853"``, ``"BDF"``, ``"Radau"``, ``"LSODA"``, and ``"auto-full"``: DOP853, then BDF once
+DOP853's steps are stability-bound (:data:`STIFF_HLAMBDA`).  In the dual coordinates ``λ`` of
+:class:`_Reduced` (the invariant holds by construction): ``"reduced"`` (DOP853), ``"reduced-BDF"``,
+``"reduced-Radau"``, ``"reduced-LSODA"`` (with the dense ``M × M`` Jacobian).  ``"auto"``: with
+:data:`AUTO_REDUCED`, ``"reduced-LSODA"`` (no stiffness test of ours: LSODA switches between Adams and
+BDF itself), leaving ``λ`` for ``(r, log u)`` — continuing as ``"auto-full"`` — where ``λ`` cannot
+hold the accuracy asked (:meth:`_Reduced.rounding`) or a step leaves its domain; without it,
+``"auto-full"``.  The ``"reduced*"`` methods leave ``λ`` the same way, keeping their stepper."""
+
+AUTO_REDUCED = True
+"""``method="auto"`` integrates in the dual coordinates ``λ`` (:class:`_Reduced`).  Measured on the
+benchmark problems (benchmarks/float64_flow.py, N = 1000, M = 150, rtol 1e-10, to the loss
+threshold): fewer field evaluations than DOP853 in ``(r, log u)``, a field as cheap, ``x`` as close
+to an rtol 1e-13 reference or closer (module docstring), and an invariant residual at rounding level
+(by construction).  A caller
+that wants the invariant *checked* (docs/math.md §6.3) asks for an ``(r, log u)`` method."""
+
+REDUCED_ROUNDING = 0.1
+"""``"auto"`` and the ``"reduced"`` methods leave ``λ`` for ``(r, log u)`` once
+:meth:`_Reduced.rounding` (the relative rounding error of ``x`` that ``λ`` carries) exceeds this
+fraction of ``rtol`` (checked every :data:`REDUCED_CHECK_EVERY` accepted steps)."""
+REDUCED_ABSOLUTE_TOL = True
+"""In ``λ``, the stepper's tolerance is absolute (:meth:`_Reduced.rtol`): ``rtol`` on every ``log u_i``
+whatever the size of ``Aᵀλ``."""
+REDUCED_CHECK_EVERY = 8
+MONITOR_BATCH = 32
+"""In ``λ``, the residual of every accepted state reaches the loss monitor in batches of this many
+(two matrix–matrix products instead of ``2·MONITOR_BATCH`` matrix–vector ones), in order."""
 
 SHIFT_CONSTANT_RATES = False
 """Integrate WN-GF with constant rates in :class:`_Shifted` ``(r, p = log u + s(r))`` instead of
@@ -93,7 +158,8 @@ support weights by the factor ``s`` (module docstring)."""
 STIFF_HLAMBDA = 6.1
 STIFF_STEPS = 15
 STIFF_RATIO = 1e-3
-"""``method="auto"``: after every DOP853 step, ``h·λ`` with ``λ = ‖f(y₁) − f(y₁₂)‖/‖y₁ − y₁₂‖`` (the
+"""``method="auto-full"`` (and ``"auto"`` after leaving ``λ``): after every DOP853 step, ``h·λ`` with
+``λ = ‖f(y₁) − f(y₁₂)‖/‖y₁ − y₁₂‖`` (the
 new point against the 12th stage, both at ``t + h``: Hairer's stiffness detection of DOP853,
 Hairer–Nørsett–Wanner I §IV.2); past ``STIFF_HLAMBDA`` (the stability boundary on the negative
 real axis) at ``STIFF_STEPS`` steps with fewer than 6 non-stiff steps in between, the steps are
@@ -397,6 +463,280 @@ class _Shifted:
         return d, np.column_stack([U, ue]), np.column_stack([V, ve])
 
 
+class _Reduced:
+    """The flow in the dual coordinates ``λ ∈ R^M`` of docs/math.md §6.3 (all three rates).
+
+    The invariant (§3.3–§3.5) says ``log_L(q(t)) = log_L(q0) + Aᵀλ(t)`` with ``q = ū e^{s}``,
+    ``q0 = ū0`` (WN-GF, constant rates) or ``q = w``, ``q0 = w0`` (plain GF, rates ``(r², 1)``), and
+    ``λ̇ = −c(t)(Ax − y)`` with ``c = η_u L r^L e^{(2−L)s}`` (§4.4), ``c = L`` (plain GF, §3.4) or
+    ``c = L r²`` (§3.5).  ``‖ū‖ = 1`` (§3.1) then fixes the rest: ``log‖q‖ = s`` (constant rates:
+    ``r² = r0² + 2η̃ s``) or ``log‖q‖ = log r`` (``q = w``), ``ū = q/‖q‖``, ``x = (r ū)^L`` — the
+    ``M``-dimensional ODE of §4.3 ("the dual vector determines the rest").  Each evaluation is one
+    product with ``Aᵀ`` (forming ``x``) and one with ``A`` (the residual), as in ``(r, log u)``; the
+    stepper carries ``M`` instead of ``n + 1`` unknowns, and the Jacobian (:meth:`jac`) is the dense
+    ``M × M`` matrix ``−c[L A diag(x q^{L−2}) Aᵀ + L(γ − 1)(Ax)(Ap)ᵀ] − c κ (Ax − y)(Ap)ᵀ``
+    (``p = ū² q^{L−2}``, ``γ = d log r/ds``, ``κ = d log c/ds``).
+
+    The invariant and ``‖u‖ = 1`` hold here **by construction**: the residuals the driver reports for
+    this state are rounding only, and check nothing (§6.3).  The genuine check integrates ``(r, log u)``
+    (methods ``"auto-full"``, ``"DOP853"``, ``"BDF"``, ``"Radau"``, ``"LSODA"``).
+
+    Precision.  At ``L = 2`` ``log ū = log ū0 + Aᵀλ − s`` carries an absolute rounding error
+    ``≈ ε(|log ū0| + |Aᵀλ| + |s|)``; at ``L > 2`` the base ``b = q^{2−L} = q0^{2−L} + (2−L)Aᵀλ`` is a
+    difference that loses ``ε(q0^{2−L} + |(2−L)Aᵀλ|)/b`` relatively where ``b ≪ q0^{2−L}`` (a large
+    weight at small ``η̃`` or small ``α``).  :meth:`rounding` is that bound on the relative error of
+    ``x`` (on the components above ``1e-6·max x``); the driver leaves these coordinates for
+    ``(r, log u)`` once it exceeds :data:`REDUCED_ROUNDING` × rtol.
+
+    Tolerance.  The stepper's error weight on ``λ`` is absolute (:meth:`atol`, :meth:`rtol`): ``rtol`` on
+    every ``log u_i`` however large ``|Aᵀλ| ≈ s`` grows, as in ``(r, log u)`` on the support.  Measured
+    (``generate('sparse_positive', 60, 15, 0, k=4)``, L = 2, η̃ = 0.02, T = 100, worst relative error of
+    ``x`` on the support against DOP853 at rtol 1e-13; ``"auto"``): rtol 1e-10: 1.1e-10 (2490 field
+    evaluations) against 9.3e-9 (1846) with scipy's ``rtol·|λ_j|``; rtol 1e-8: 4.9e-9 against 3.8e-8;
+    ``"auto-full"`` at rtol 1e-10: 1.2e-8 (BDF in the tail).
+
+    Domain.  ``λ`` describes the flow only where ``b > 0`` (``L > 2``) and ``r² > 0``: outside, the field
+    is NaN (``undefined`` counts those evaluations) and the driver continues in ``(r, log u)`` from the
+    last accepted state (a trial step out of the domain is the edge of the coordinates, not a
+    divergence)."""
+
+    def __init__(self, flow: _Flow, config: FlowConfig, ubar0):
+        self.flow = flow
+        self.L = L = config.L
+        self.rates = config.rates
+        self.r0 = float(config.r0)
+        self.eta_u = float(config.eta_u)
+        self.eta_tilde = float(config.eta_tilde)
+        base = np.asarray(ubar0, dtype=float) if self.rates == "constant" else self.r0 * np.asarray(ubar0, dtype=float)
+        self.M = flow.A.shape[0]
+        self.log_q0 = np.log(base)
+        if L == 2:
+            self.ATs = flow.AT
+            self.b0 = None
+        else:
+            self.ATs = np.ascontiguousarray((2.0 - L) * flow.AT)
+            self.b0 = base ** (2.0 - L)
+        self.last = (None, None)   # (λ, Ax − y) at the latest evaluation
+        self.undefined = 0         # evaluations of the field or Jacobian at a λ outside the domain
+        self._cache = (None, None, None)  # (λ, a copy, pieces) at the latest evaluation
+        self._colmax = None
+
+    # the state from λ ------------------------------------------------------------------
+    def _pieces(self, lam):
+        """``(r, s_or_logr, E/S, x, aux)`` at ``λ``; ``E/S = ū²``; ``aux``: ``log q`` (L = 2) or
+        ``b = q^{2−L}``.  None where the state is not defined (``b ≤ 0``, ``r² ≤ 0``, non-finite)."""
+        c_lam, c_copy, c_val = self._cache
+        if c_lam is lam and np.array_equal(c_copy, lam):  # (a stepper may reuse an array in place)
+            return c_val
+        L = self.L
+        h = self.ATs @ lam
+        if L == 2:
+            h += self.log_q0  # log q
+            mx = float(h.max())
+            E = h - mx
+            E *= 2.0
+            np.exp(E, out=E)
+            S = float(E.sum())
+            ls = mx + 0.5 * math.log(S)  # log ‖q‖
+        else:
+            h += self.b0  # b = q^{2−L} > 0
+            bmin = float(h.min())
+            if not bmin > 0.0:
+                self._cache = (lam, lam.copy(), None)
+                return None
+            E = bmin / h  # (q/q_max)^{L−2}
+            if L == 3:
+                E *= E
+            else:
+                E **= 2.0 / (L - 2)
+            S = float(E.sum())
+            ls = math.log(bmin) / (2.0 - L) + 0.5 * math.log(S)
+        if not (math.isfinite(ls) and S > 0.0):
+            self._cache = (lam, lam.copy(), None)
+            return None
+        E /= S  # ū²
+        if self.rates == "constant":
+            r2 = self.r0 * self.r0 + 2.0 * self.eta_tilde * ls
+            if not r2 > 0.0:
+                self._cache = (lam, lam.copy(), None)
+                return None
+            r = math.sqrt(r2)
+        else:
+            r = math.exp(ls)
+        if L == 2:
+            x = E * (r * r)
+        elif L == 3:
+            x = E * np.sqrt(E)
+            x *= r ** 3
+        else:
+            x = E ** (0.5 * L)
+            x *= r ** L
+        out = (r, ls, E, x, h)
+        self._cache = (lam, lam.copy(), out)
+        return out
+
+    def residual_norms(self, lams) -> np.ndarray:
+        """``‖Ax − y‖`` (scaled by its max-norm: no underflow) at each column of ``lams`` (``M × K``),
+        the same formulas as :meth:`_pieces` with two matrix–matrix products for all ``K`` states
+        instead of ``2K`` matrix–vector ones (the driver's loss monitor at every accepted step).
+        NaN where the state is not defined."""
+        L = self.L
+        H = self.ATs @ lams
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            if L == 2:
+                H += self.log_q0[:, None]
+                mx = H.max(axis=0)
+                H -= mx
+                H *= 2.0
+                np.exp(H, out=H)  # (q/q_max)²
+                S = H.sum(axis=0)
+                ls = mx + 0.5 * np.log(S)
+            else:
+                H += self.b0[:, None]
+                bmin = H.min(axis=0)
+                bmin = np.where(bmin > 0.0, bmin, np.nan)
+                np.divide(bmin, H, out=H)  # (q/q_max)^{L−2}
+                if L == 3:
+                    t = H.copy()
+                    H *= H  # (q/q_max)²
+                else:
+                    H **= 2.0 / (L - 2)
+                S = H.sum(axis=0)
+                ls = np.log(bmin) / (2.0 - L) + 0.5 * np.log(S)
+            if self.rates == "constant":
+                r2 = self.r0 * self.r0 + 2.0 * self.eta_tilde * ls
+                r = np.sqrt(np.where(r2 > 0.0, r2, np.nan))
+            else:
+                r = np.exp(ls)
+            # x = r^L ū^L, ū² = H/S
+            if L == 2:
+                H *= r * r / S
+            elif L == 3:
+                H *= t
+                H *= r ** 3 / S ** 1.5
+            else:
+                H **= 0.5 * L
+                H *= r ** L / S ** (0.5 * L)
+            R = self.flow.A @ H
+            R -= self.flow.y[:, None]
+            m = np.max(np.abs(R), axis=0)
+            R /= np.where(m > 0.0, m, 1.0)
+            out = m * np.sqrt(np.einsum("ij,ij->j", R, R))
+        return np.where(np.isfinite(out), out, np.nan)
+
+    def atol(self, atol) -> float:
+        """The absolute tolerance on ``λ`` for ``atol`` on ``log u``: ``|(Aᵀδλ)_i| ≤ ‖a_i‖ ‖δλ‖``, so
+        ``atol / max_i ‖a_i‖`` (columns of ``A``); with ``A`` scaled by ``c``, ``λ`` scales by ``1/c``
+        and so does this: the error control does not depend on the scale of ``A``."""
+        if self._colmax is None:
+            self._colmax = float(np.max(np.linalg.norm(self.flow.A, axis=0))) if self.flow.A.size else 1.0
+        return atol / self._colmax if self._colmax > 0 and math.isfinite(self._colmax) else atol
+
+    def rtol(self, rtol) -> float:
+        """The relative tolerance on ``λ`` for ``rtol`` on ``log u``: scipy's weight on ``λ_j`` is
+        ``atol_λ + rtol_λ·|λ_j|``, and ``|λ|`` grows with ``|Aᵀλ| ≈ s`` (docs/math.md §3.3), so a
+        relative part ``rtol·|λ_j|`` would let the support's ``log u_i`` (O(1)) err by ``rtol·s``; with
+        :data:`REDUCED_ABSOLUTE_TOL` the tolerance on ``λ`` is absolute (:meth:`atol`, i.e. ``rtol`` on
+        each ``log u_i``, as ``(r, log u)`` holds the support), and the relative part is scipy's floor
+        ``100 ε``."""
+        return 100.0 * np.finfo(float).eps if REDUCED_ABSOLUTE_TOL else rtol
+
+    def _coef(self, r, ls):
+        L = self.L
+        if self.rates == "constant":
+            return self.eta_u * L * r ** L * math.exp((2.0 - L) * ls)
+        if self.rates == "r2":
+            return L * r * r
+        return float(L)
+
+    def to_v(self, lam):
+        """``(r, log u)`` (``‖u‖ = 1``) at ``λ``: the driver's state for checkpoints and results."""
+        P = self._pieces(lam)
+        n = self.flow.A.shape[1]
+        if P is None:
+            return np.full(n + 1, np.nan)
+        r, ls, E, x, h = P
+        zv = np.empty(n + 1)
+        zv[0] = r
+        if self.L == 2:
+            np.subtract(h, ls, out=zv[1:])
+        else:
+            np.log(h, out=zv[1:])
+            zv[1:] /= 2.0 - self.L
+            zv[1:] -= ls
+        return zv
+
+    def initial(self):
+        return np.zeros(self.M)
+
+    def rounding(self, lam) -> float:
+        """A bound on the relative rounding error of ``x`` that the representation by ``λ`` carries
+        (class docstring), on the components above ``1e-6·max x``."""
+        P = self._pieces(lam)
+        if P is None:
+            return float("inf")
+        r, ls, E, x, h = P
+        big = x >= 1e-6 * float(x.max())
+        eps = np.finfo(float).eps
+        if self.L == 2:  # h = log q = log q0 + Aᵀλ
+            err = self.L * eps * (np.abs(self.log_q0[big]) + np.abs(h[big] - self.log_q0[big]) + abs(ls))
+        else:  # h = b = b0 + (2 − L)Aᵀλ
+            err = (self.L / (self.L - 2.0)) * eps * (self.b0[big] + np.abs(h[big] - self.b0[big])) / h[big]
+        return float(err.max()) if err.size else 0.0
+
+    # the field and its Jacobian -------------------------------------------------------
+    def rhs(self, t, lam):
+        fl = self.flow
+        if fl.deadline is not None and time.perf_counter() > fl.deadline:
+            raise _OutOfTime(t)
+        out = self._rhs(t, lam)
+        if not np.isfinite(out).all():
+            raise _NonFinite(t)
+        return out
+
+    def _rhs(self, t, lam):
+        self.flow.nfev += 1
+        P = self._pieces(lam)
+        if P is None:
+            self.undefined += 1
+            return np.full(self.M, np.nan)
+        r, ls, E, x, h = P
+        e = self.flow.A @ x
+        e -= self.flow.y
+        self.last = (lam, e)
+        return e * (-self._coef(r, ls))
+
+    def jac(self, t, lam):
+        fl = self.flow
+        if fl.deadline is not None and time.perf_counter() > fl.deadline:
+            raise _OutOfTime(t)
+        fl.njev += 1
+        P = self._pieces(lam)
+        if P is None:
+            self.undefined += 1
+            raise _NonFinite(t)
+        r, ls, E, x, h = P
+        L = self.L
+        A = fl.A
+        Ax = A @ x
+        e = Ax - fl.y
+        c = self._coef(r, ls)
+        d = x if L == 2 else x / h          # x q^{L−2}
+        p = E if L == 2 else E / h          # ū² q^{L−2}
+        Ap = A @ p
+        if self.rates == "constant":
+            gam = self.eta_tilde / (r * r)
+            kap = L * gam + 2.0 - L
+        else:
+            gam = 1.0
+            kap = 2.0 if self.rates == "r2" else 0.0
+        J = (A * ((-c * L) * d)[None, :]) @ fl.AT
+        J -= np.outer(c * (L * (gam - 1.0) * Ax + kap * e), Ap)
+        if not np.isfinite(J).all():
+            raise _NonFinite(t)
+        return J
+
+
 # -- BDF with the structured Jacobian (Woodbury) ----------------------------------------
 
 
@@ -595,6 +935,11 @@ class _Stiffness:
         return self.stiff >= STIFF_STEPS
 
 
+def _as_v(dense, to_v):
+    """A stepper's dense output as a function of ``t`` with values in ``(r, log u)``."""
+    return lambda tc: to_v(dense(tc))
+
+
 def _positive_number(name, val):
     if isinstance(val, bool) or not (isinstance(val, (int, float, np.floating)) and math.isfinite(val) and val > 0):
         raise ValueError(f"{name} must be a finite positive number, got {val!r}")
@@ -618,9 +963,16 @@ def integrate64(
 ) -> FlowResult:
     """Integrate ``config``'s flow on ``problem`` in float64 until it converges or the budget is spent.
 
-    ``method``: one of :data:`METHODS`.  ``rtol``: the stepper's tolerance on ``(r, log u)``
-    (``atol = rtol``, a relative accuracy on each weight; default
-    :data:`numerics._steady.DEFAULT_RTOL_64`).  ``checkpoints``: times at which the trajectory is
+    ``method``: one of :data:`METHODS` (``"auto"``: LSODA in the dual coordinates ``λ``, where the
+    invariant holds by construction, leaving them for ``(r, log u)`` where they lose accuracy or their
+    domain; ``"auto-full"`` and the plain stepper names integrate ``(r, log u)``, where it is a check;
+    ``result.diagnostics.coordinates`` / ``.invariant_checked_from`` say which was integrated).
+    ``rtol``: the stepper's local (per-step) tolerance, default :data:`numerics._steady.DEFAULT_RTOL_64`:
+    in ``(r, log u)`` the error weight ``rtol·(1 + |log u_i|)`` on each ``log u_i`` (``atol = rtol``), in
+    ``λ`` the absolute ``rtol`` on each ``log u_i`` (:meth:`_Reduced.rtol`), i.e. a local relative
+    accuracy of about ``L·rtol`` on each weight ``x_i`` of the support; the global error accumulates
+    over the steps (measured at small ``η̃`` with rtol 1e-10: 1.1e-10 in ``λ``, 1.2e-8 with
+    ``"auto-full"``, :class:`_Reduced`).  ``checkpoints``: times at which the trajectory is
     recorded and the steady-state test runs (default :func:`numerics._steady.checkpoint_grid`).
     ``loss_tol``: the loss ``½‖Ax − y‖²`` to reach (default :func:`numerics._steady.default_loss_tol`),
     compared as the residual ``‖Ax − y‖ ≤ √(2·loss_tol)`` computed without underflow; ``y = 0`` with
@@ -680,15 +1032,23 @@ def integrate64(
     h_scale = invariant_scale(config, ubar0, r0)
     flow = _Flow(A, y, config)
     flow.deadline = deadline
-    shifted = SHIFT_CONSTANT_RATES and config.rates == "constant"
-    sys_ = _Shifted(flow, r0, float(config.eta_tilde)) if shifted else flow
-    to_v = sys_.to_v if shifted else (lambda z: z)
-    coords = "(r, p = log u + s(r))" if shifted else "(r, log u)"
+    use_reduced = method.startswith("reduced") or (method == "auto" and AUTO_REDUCED)
+    shifted = SHIFT_CONSTANT_RATES and config.rates == "constant" and not use_reduced
+    red = _Reduced(flow, config, ubar0) if use_reduced else None
+    sys_ = red if use_reduced else (_Shifted(flow, r0, float(config.eta_tilde)) if shifted else flow)
+    to_v = sys_.to_v if (shifted or use_reduced) else (lambda z: z)
+    coords = ("the dual coordinates λ ∈ R^M of docs/math.md §6.3 (log_L(q) = log_L(q0) + Aᵀλ, "
+              "λ̇ = −c(Ax − y), ‖ū‖ = 1 fixing r; the invariant and ‖u‖ = 1 hold by construction, "
+              "their residuals are rounding only)") if use_reduced else (
+        "(r, p = log u + s(r))" if shifted else "(r, log u)")
+    # the typed record of the same (Float64Diagnostics.coordinates / .invariant_checked_from)
+    coord_kind = "lambda" if use_reduced else ("r_log_u_shifted" if shifted else "r_log_u")
+    checked_from = None if use_reduced else 0.0
     cps = S.checkpoint_grid(t_max, checkpoints)
 
     zv0 = np.concatenate([[r0], log_ubar0])
     with np.errstate(over="ignore", invalid="ignore"):
-        z0 = sys_.to_p(zv0) if shifted else zv0
+        z0 = sys_.to_p(zv0) if shifted else (red.initial() if use_reduced else zv0)
     rec = {"t": [], "loss": [], "r": [], "inv": [], "udev": []}
     mon = S.LossMonitor(noise=S.loss_noise(rtol=rtol), ny=ny)
     steady = S.SteadyTest(limit_tol)
@@ -726,7 +1086,8 @@ def integrate64(
         return lo, rn
 
     def finish(status, message, t, zv, nsteps):
-        field = f"numerics._derived.wn_log_u_dot (v̇ = u̇/u, evaluated in place), integrated in {coords}"
+        field = (f"numerics._flow64._Reduced, integrated in {coords}" if coords.startswith("the dual")
+                 else f"numerics._derived.wn_log_u_dot (v̇ = u̇/u, evaluated in place), integrated in {coords}")
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
             r = float(zv[0])
             v = np.array(zv[1:], dtype=float)
@@ -745,7 +1106,8 @@ def integrate64(
             loss_final_exact=0.5 * rn * rn, loss_tol=loss_tol, nfev=flow.nfev, nsteps=nsteps,
             wall_time=time.perf_counter() - t_start, steady=steady.record(),
             diagnostics=Float64Diagnostics(rtol=rtol, atol=atol, field=field, njev=flow.njev,
-                                           method_switches=tuple(switches)),
+                                           method_switches=tuple(switches), coordinates=coord_kind,
+                                           invariant_checked_from=checked_from),
             **mon.fields(),
         )
 
@@ -762,13 +1124,16 @@ def integrate64(
 
     with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
         f0 = sys_._rhs(0.0, z0)
+        # the field of (r, log u) decides underflow in every coordinate system: λ̇ = −c(Ax − y) can stay
+        # nonzero while the motion it causes in x underflows (A and y near float64's bottom)
+        f0v = flow._rhs(0.0, zv0) if sys_ is red else f0
         res0 = residual_norm(zv0)
-    if not (np.all(np.isfinite(f0)) and math.isfinite(res0)):
+    if not (np.all(np.isfinite(f0)) and np.all(np.isfinite(f0v)) and math.isfinite(res0)):
         record(0.0, zv0)
         return finish(Status.DIVERGED, (
             f"the vector field is not finite at t = 0 (r0 = {r0:.3g}, L = {L}: r0^L, the residual or the "
             f"gradient overflows float64); a smaller r0 is representable" + scale_note), 0.0, zv0, 0)
-    if not np.any(f0) and res0 > res_tol:
+    if not np.any(f0v) and res0 > res_tol:
         record(0.0, zv0)
         return finish(Status.FAILED, (
             f"the vector field underflows to 0 in float64 at t = 0 while ‖Ax − y‖ = {res0:.3g} > {res_tol:.3g} "
@@ -777,6 +1142,14 @@ def integrate64(
 
     def make(name, t0, zs, first_step=None):
         kw = dict(rtol=rtol, atol=atol)
+        if sys_ is red:  # λ: M unknowns, a dense M × M Jacobian for BDF
+            kw["atol"] = red.atol(atol)
+            kw["rtol"] = red.rtol(rtol)
+            if name in ("BDF", "Radau", "LSODA"):
+                kw["jac"] = red.jac
+            if first_step is not None:
+                kw["first_step"] = first_step
+            return solvers[name](red.rhs, t0, zs, t_max, **kw)
         if name == "BDF":
             return _StructuredBDF(sys_.rhs, t0, zs, t_max, lowrank_jac=sys_.jac_lowrank, first_step=first_step, **kw)
         if name in ("Radau", "LSODA"):
@@ -786,7 +1159,8 @@ def integrate64(
         return solvers[name](sys_.rhs, t0, zs, t_max, **kw)
 
     status, message = None, ""
-    current = "DOP853" if method == "auto" else method
+    current = {"auto": "LSODA" if use_reduced else "DOP853", "auto-full": "DOP853", "reduced": "DOP853"}.get(
+        method, method.replace("reduced-", ""))
     record(0.0, zv0)
     mon.step(0.5 * res0 * res0, res0)
     try:
@@ -796,8 +1170,38 @@ def integrate64(
     except _NonFinite:
         return finish(Status.DIVERGED, "the vector field is not finite near the initial state", 0.0, zv0, 0)
 
-    stiffness = _Stiffness() if method == "auto" else None
-    dense_before_switch = None  # the previous stepper's dense output across a switch
+    pending = []  # accepted λ states whose residual the loss monitor has not seen yet
+
+    def flush_monitor():
+        if pending:
+            for rn_k in red.residual_norms(np.stack(pending, axis=1)):
+                mon.step(0.5 * rn_k * rn_k, rn_k)
+            pending.clear()
+
+    stiffness = _Stiffness() if method == "auto-full" or (method == "auto" and not use_reduced) else None
+    dense_before_switch = None  # the previous stepper's dense output across a switch, as (r, log u)
+
+    def leave_lambda(t, z, why, label, dense):
+        """Continue in ``(r, log u)`` from the accepted ``λ`` state ``z`` at ``t`` (``"auto"``: as
+        ``"auto-full"`` from here, DOP853 then BDF on its stiffness estimate); returns the new stepper."""
+        nonlocal sys_, to_v, coords, coord_kind, checked_from, current, stiffness, dense_before_switch
+        zv_s = to_v(z)
+        flush_monitor()
+        name = "DOP853" if method == "auto" else current
+        sys_ = flow
+        try:
+            new = make(name, t, zv_s.copy())
+        except BaseException:  # (a non-finite field at the new start, out of time): the run ends in λ
+            sys_ = red
+            raise
+        to_v = lambda zz: zz  # noqa: E731
+        dense_before_switch = dense
+        coords = f"the dual coordinates λ, then (r, log u) from t = {t:.4g} ({why})"
+        coord_kind, checked_from = "lambda_then_r_log_u", t
+        if method == "auto":
+            current, stiffness = "DOP853", _Stiffness()
+        switches.append((f"{current} (r, log u){label}", t))
+        return new
     ci = 0
     nsteps = 0
     retries = 0
@@ -818,12 +1222,25 @@ def integrate64(
                     message = f"time_limit = {time_limit:g} s spent at t = {solver.t:.4g}"
                     break
                 except _NonFinite:
-                    # a trial stage left float64's range; the accepted state may still be fine
+                    # a trial stage left float64's range (or, in λ, the domain of the map λ → (r, log u)):
+                    # the accepted state may still be fine
                     zt = solver.y
+                    if sys_ is red:
+                        # λ: b ≤ 0 or r² ≤ 0 at a trial state is where λ stops describing the flow, not where
+                        # the flow diverges: (r, log u) from the last accepted state (as on rounding below)
+                        zvt = to_v(zt) if np.all(np.isfinite(zt)) else None
+                        if zvt is not None and np.all(np.isfinite(zvt)) and 0 < zvt[0] <= 1e150:
+                            if red.undefined:
+                                why, label = "a trial state left λ's domain: b ≤ 0 or r² ≤ 0", ", leaving λ's domain"
+                            else:
+                                why, label = "λ's field was not finite at a trial state", ", λ's field not finite"
+                            solver = leave_lambda(float(solver.t), zt.copy(), why, label, None)
+                            continue
                     ft = sys_._rhs(solver.t, zt) if np.all(np.isfinite(zt)) else np.array([np.nan])
                     if not np.all(np.isfinite(ft)) or retries >= 5:
                         status = Status.DIVERGED
-                        message = (f"the vector field became non-finite at t = {solver.t:.4g} (r = {zt[0]:.3g}): the "
+                        r_t = float(to_v(zt)[0]) if sys_ is red else float(zt[0])
+                        message = (f"the vector field became non-finite at t = {solver.t:.4g} (r = {r_t:.3g}): the "
                                    "state overflows float64")
                         break
                     retries += 1
@@ -840,31 +1257,53 @@ def integrate64(
                     break
                 retries = 0
                 z = solver.y
-                if not np.all(np.isfinite(z)) or z[0] <= 0 or z[0] > 1e150:
+                if not np.all(np.isfinite(z)):
                     status = Status.DIVERGED
-                    message = f"the state left the domain at t = {solver.t:.4g} (r = {z[0]:.3g})"
+                    message = f"the state left the domain at t = {solver.t:.4g} (a non-finite state)"
                     break
-                zv = to_v(z)
-                z_last, e_last = flow.last
-                # DOP853 evaluates the field at the accepted state last (FSAL): reuse its residual
-                rn = _norm(e_last) if z_last is z else residual_norm(zv)
-                mon.step(0.5 * rn * rn, rn)
+                if sys_ is red:
+                    # λ: the state is defined wherever the field was (r from ‖ū‖ = 1, never ≤ 0); the
+                    # residual of every accepted state goes to the monitor in batches (flush_monitor)
+                    z_last, e_last = red.last
+                    if z_last is z:  # FSAL (DOP853): the field's own residual
+                        flush_monitor()
+                        rn = _norm(e_last)
+                        mon.step(0.5 * rn * rn, rn)
+                    else:
+                        pending.append(z.copy())
+                        if len(pending) >= MONITOR_BATCH:
+                            flush_monitor()
+                    zv = None
+                else:
+                    zv = to_v(z)
+                    if not (0 < zv[0] <= 1e150):
+                        status = Status.DIVERGED
+                        message = f"the state left the domain at t = {solver.t:.4g} (r = {zv[0]:.3g})"
+                        break
+                    z_last, e_last = flow.last
+                    # DOP853 evaluates the field at the accepted state last (FSAL): reuse its residual
+                    rn = _norm(e_last) if z_last is z else residual_norm(zv)
+                    mon.step(0.5 * rn * rn, rn)
                 if (stiffness is not None and current == "DOP853" and stiffness.update(solver)
                         and solver.h_previous < STIFF_RATIO * solver.t):
                     # DOP853's steps are stability-bound (the stiff tail): BDF from here on
-                    dense_before_switch = solver.dense_output()
+                    dense_before_switch = _as_v(solver.dense_output(), to_v)
                     current = "BDF"
                     switches.append(("BDF", float(solver.t)))
                     solver = make("BDF", solver.t, z.copy())
+                elif (sys_ is red and nsteps % REDUCED_CHECK_EVERY == 0
+                      and not red.rounding(z) <= REDUCED_ROUNDING * rtol):
+                    # λ no longer holds the accuracy asked (class _Reduced): (r, log u) from here on
+                    solver = leave_lambda(float(solver.t), z, "λ's rounding", "",
+                                          _as_v(solver.dense_output(), to_v))
                 while ci < len(cps) and solver.t >= cps[ci]:
                     tc = float(cps[ci])
                     if solver.t <= tc:
-                        zc = solver.y
+                        zcv = to_v(solver.y)
                     elif solver.t_old is not None and solver.t_old <= tc:
-                        zc = solver.dense_output()(tc)
+                        zcv = to_v(solver.dense_output()(tc))
                     else:
-                        zc = dense_before_switch(tc)
-                    zcv = to_v(zc)
+                        zcv = dense_before_switch(tc)
                     lo, rn_c = record(tc, zcv)
                     ci += 1
                     if not (math.isfinite(lo) and math.isfinite(rn_c)):
@@ -924,6 +1363,8 @@ def integrate64(
             status = Status.DIVERGED
             message = f"the vector field became non-finite at t = {solver.t:.4g}: the state overflows float64"
 
+    if red is not None:
+        flush_monitor()
     if z_conv is not None:
         return finish(status, message, t_conv, z_conv, nsteps)
     t_end = float(solver.t)

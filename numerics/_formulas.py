@@ -114,15 +114,20 @@ def log_direction(u=None, *, log_u=None):
         lu = log_u if isinstance(log_u, np.ndarray) else np.asarray(log_u, dtype=object if _is_mp(*log_u) else float)
         if lu.ndim != 1 or lu.size == 0:
             raise ValueError(f"log_u must be a non-empty 1-D vector, got shape {lu.shape}")
-        if not all(math.isfinite(float(t)) or (_is_mp(t) and mpmath.isfinite(t)) for t in lu):
+        if lu.dtype != object:
+            finite = bool(np.isfinite(lu).all())
+        else:
+            finite = all(math.isfinite(float(t)) or (_is_mp(t) and mpmath.isfinite(t)) for t in lu)
+        if not finite:
             raise ValueError("log_u must hold finite numbers")
     else:
         uu = u if isinstance(u, np.ndarray) else np.asarray(u, dtype=object if _is_mp(*u) else float)
         if uu.ndim != 1 or uu.size == 0:
             raise ValueError(f"u must be a non-empty 1-D vector, got shape {uu.shape}")
-        for t in uu:
-            if not (t >= 0 and (mpmath.isfinite(t) if _is_mp(t) else math.isfinite(float(t)))):
-                raise ValueError(f"u must hold finite nonnegative entries, got {t!r}")
+        bad = ([t for t in uu if not (t >= 0 and (mpmath.isfinite(t) if _is_mp(t) else math.isfinite(float(t))))]
+               if uu.dtype == object else uu[~(np.isfinite(uu) & (uu >= 0))])
+        if len(bad):
+            raise ValueError(f"u must hold finite nonnegative entries, got {bad[0]!r}")
         lu = _log(uu)
     if _is_mp(lu):
         top = max(lu)

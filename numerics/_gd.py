@@ -10,8 +10,9 @@ it is ``(B, M, n)``), plus ``O(Bn)`` elementwise work.  The iteration is fused: 
 arrays updated in place, per-run scalars folded into length-``M`` vectors, ``σ`` taken as an inner
 product of length ``M``, and the update written as one product ``u ⊙ (α + β …)`` (see
 :func:`_wn_loop`); one run uses 1-D vectors and Python floats for its scalars.  A run that reaches
-``loss ≤ loss_tol`` or diverges is frozen (its state stops changing) and, with
-``stop_when_all_done``, the loop ends when every run is frozen.
+``loss ≤ loss_tol`` or diverges is frozen (its state stops changing): it leaves the batch, so the
+products of later iterations have one row fewer (its records keep the loss it was frozen at), and,
+with ``stop_when_all_done``, the loop ends when every run is frozen.
 
 ``A`` is the *effective* matrix (``problem.A_eff`` for the signed model): an array, or a
 matrix-free float64 ``scipy.sparse.linalg.LinearOperator`` shared by the batch (e.g.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -61,10 +63,25 @@ class GDResult:
     steps: int
     mu: np.ndarray
     wall_time: float
+    ended_at: Optional[np.ndarray] = None
+    """``(B,)`` (``None`` only in a result built by hand without it): the iteration whose state run ``b`` ended in — ``hit_tol_at`` for a converged run, the
+    iteration it was found diverged, else ``steps``; its loss is ``loss[-1, b]``, and its records after
+    that iteration repeat it (a run's own records are those with ``iters < ended_at[b]``, then
+    ``(ended_at[b], loss[-1, b])``)."""
 
     @property
     def loss_final(self) -> np.ndarray:
         return self.loss[-1]
+
+    def run_records(self, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(iters, loss)`` of run ``b`` as a run of its own records them: the batch's records
+        before ``ended_at[b]``, then its last state (the records of a batch go on to the batch's end)."""
+        if self.ended_at is None:
+            raise ValueError("run_records needs ended_at (the iteration each run ended at); this GDResult "
+                             "has none (gd/wn_gd always set it)")
+        e = int(self.ended_at[b])
+        sel = self.iters < e
+        return np.append(self.iters[sel], e), np.append(self.loss[sel, b], self.loss[-1, b])
 
     @property
     def converged(self) -> np.ndarray:
@@ -82,6 +99,7 @@ class _Record:
     status: tuple
     steps: int
     wall_time: float
+    ended_at: np.ndarray
 
 
 # -- input handling ---------------------------------------------------------------------
@@ -174,6 +192,14 @@ def _check_steps(steps, loss_tol, record_every):
     return int(steps), float(loss_tol), int(record_every)
 
 
+_SPLIT_ROWS = (4, 5)
+"""Batch sizes whose products are two ``gemm`` calls (rows ``[:2]`` and ``[2:]``).  Measured here
+(OpenBLAS, one thread, ``M = 150``, ``n = 2000``; µs per run for the pair ``X Aᵀ``, ``R A``): one
+run 112 (two gemv), 2 rows 64, 3 rows 60, 4 rows 108, 5 rows 101, 6–10 rows 66–75, 4 rows as 2 + 2:
+67.  Compaction takes a batch through every size on its way down, and a batch of 4 depths or 4
+settings is common."""
+
+
 class _Ops:
     """The two products of an iteration, written into preallocated arrays.
 
@@ -191,10 +217,12 @@ class _Ops:
 
             self.shared, self.A = True, A
             self.forward_rows, self.adjoint_rows = forward_rows, adjoint_rows
+            self._owned = False
             return
-        if not shared and (A.shape[0] == 1 or A.strides[0] == 0):
+        if not shared and (A.shape[0] == 1 or A.strides[0] == 0):  # one matrix broadcast: never copied per run
             A, shared = A[0], True
         self.shared = shared
+        self._owned = False  # True once self.A is this object's own copy (per-run matrices after a take)
         self.A = np.ascontiguousarray(A)
         self.AT = self.A.T  # a view: the same memory
 
@@ -204,6 +232,10 @@ class _Ops:
         if self.shared:
             if x.ndim == 1:
                 return np.matmul(self.A, x, out=out)
+            if x.shape[0] in _SPLIT_ROWS:
+                np.matmul(x[:2], self.AT, out=out[:2])
+                np.matmul(x[2:], self.AT, out=out[2:])
+                return out
             return np.matmul(x, self.AT, out=out)
         np.matmul(self.A, x[:, :, None], out=out[:, :, None])
         return out
@@ -212,9 +244,32 @@ class _Ops:
         if self.op:
             return self.adjoint_rows(self.A, res, out)
         if self.shared:
+            if res.ndim == 2 and res.shape[0] in _SPLIT_ROWS:
+                np.matmul(res[:2], self.A, out=out[:2])
+                np.matmul(res[2:], self.A, out=out[2:])
+                return out
             return np.matmul(res, self.A, out=out)
         np.matmul(res[:, None, :], self.A, out=out[:, None, :])
         return out
+
+    def take(self, keep):
+        """Keep only the runs ``keep`` (a bool mask over the batch): per-run matrices shrink with it.
+
+        A shared matrix (and a stack that is one matrix broadcast, made shared in ``__init__``) is
+        left as it is.  Per-run matrices: the first take copies the kept ones (the caller's stack is
+        never written); every later take moves the kept matrices to the front of that copy, in
+        order, and keeps a view of its first rows (C-contiguous): no new stack per compaction."""
+        if self.shared:
+            return
+        idx = np.flatnonzero(keep)
+        if not self._owned:
+            self.A = np.ascontiguousarray(self.A[idx])
+            self._owned = True
+            return
+        for i, j in enumerate(idx):
+            if i != j:
+                self.A[i] = self.A[j]
+        self.A = self.A[:idx.size]
 
 
 def _power(w, Lc, Lint):
@@ -258,8 +313,8 @@ class _Batch:
         return np.einsum("bm,bm->b", a, b)[:, None]
 
     def flat(self, v):
-        """A per-run scalar as a fresh ``(B,)`` array."""
-        return np.full(1, v, dtype=float) if self.single else np.array(v, dtype=float).reshape(self.B)
+        """A per-run scalar (of the batch, or of its active runs) as a fresh 1-D array."""
+        return np.full(1, v, dtype=float) if self.single else np.array(v, dtype=float).reshape(-1)
 
     def rows(self, a):
         """A working vector as a fresh ``(B, n)`` array."""
@@ -268,8 +323,19 @@ class _Batch:
 
 class _Book:
     """The loop's bookkeeping: which runs hit the tolerance or diverged, what is recorded, when to
-    stop.  :meth:`observe` is called once per iteration with the loss; its common case (every run
-    still running, nothing to record, no deadline) is one comparison on ``B`` numbers."""
+    stop.  :meth:`observe` is called once per iteration with the loss of the *active* runs; its
+    common case (every active run still running, nothing to record, no deadline) is one comparison
+    on the active losses.
+
+    Several runs: a run that hits the tolerance or diverges leaves the batch (it is *compacted*
+    away): :meth:`observe` then sets ``keep`` (a bool mask over the active rows) and ``dropped``
+    (their indices in the whole batch), the loop saves the dropped rows' state and continues on the
+    rows kept.  Its recorded loss from then on is the loss it was frozen at (the state of a frozen
+    run does not change), so the records are those of a batch that kept every run to the end.
+
+    A run's records (``GDResult.run_records``) are those of the same run alone up to rounding, not
+    bit for bit: as runs leave, the products change shape (a ``(B', n)`` gemm, or one gemv for a
+    single run), and BLAS rounds those differently."""
 
     def __init__(self, bt, steps, loss_tol, record_every, stop_when_all_done, time_limit):
         self.bt, self.steps, self.loss_tol = bt, steps, loss_tol
@@ -280,16 +346,17 @@ class _Book:
         self.out_of_time = False
         self.hit = np.full(B, -1, dtype=np.int64)
         self.diverged = np.zeros(B, dtype=bool)
-        self.done = np.zeros(B, dtype=bool)
-        self.any_done = False
-        self.frozen = None  # (B, 1) bool where a run is frozen and others are not, else None
+        self.act = np.arange(B)  # the active runs' indices in the batch
+        self.frozen_loss = np.full(B, np.nan)  # the loss each done run was frozen at
+        self.ended = np.full(B, -1, dtype=np.int64)  # the iteration each done run was frozen at
+        self.keep = self.dropped = None  # set by observe for the iteration where runs leave
         self.all_done = False
         self.rec_loss, self.rec_it = [], []
-        self.hi = None  # the divergence threshold per run (a loss above it, or nan, is diverged)
+        self.hi = None  # the divergence threshold per active run (a loss above it, or nan, is diverged)
         self.single_quiet = False  # set after the first loss: the one-run case without a deadline
 
     def _live(self, loss):
-        """Every run still running: ``loss_tol < loss ≤ hi`` (false for nan and inf)."""
+        """Every active run still running: ``loss_tol < loss ≤ hi`` (false for nan and inf)."""
         if self.bt.single:
             return self.loss_tol < loss <= self.hi
         return bool(np.all((loss > self.loss_tol) & (loss <= self.hi)))
@@ -299,33 +366,51 @@ class _Book:
         if (self.single_quiet and self.loss_tol < loss <= self.hi and k < self.steps
                 and k % self.record_every):
             return False  # one run, still running, nothing to record, no deadline
+        self.keep = self.dropped = None
         if self.hi is None:
             lf = self.bt.flat(loss)
             hi = np.minimum(DIVERGENCE_FACTOR * np.maximum(lf, 1e-300), _FLOAT_MAX)
             self.hi = float(hi[0]) if self.bt.single else hi[:, None]
             self.single_quiet = self.bt.single and self.deadline is None
-        if self.any_done or not self._live(loss):
+        if not self.all_done and not self._live(loss):
             self._events(k, loss)
         if self.deadline is not None and not self.all_done and time.perf_counter() > self.deadline:
             self.out_of_time = True
         final = k >= self.steps or (self.stop_when_all_done and self.all_done) or self.out_of_time
         if k % self.record_every == 0 or final:
-            self.rec_loss.append(self.bt.flat(loss))
+            if self.bt.single:
+                self.rec_loss.append(np.full(1, self.frozen_loss[0] if self.all_done else loss, dtype=float))
+            else:
+                full = self.frozen_loss.copy()
+                if self.act.size:
+                    lv = np.asarray(loss, dtype=float).reshape(-1)
+                    full[self.act] = lv if self.keep is None else lv[self.keep]
+                self.rec_loss.append(full)
             self.rec_it.append(k)
         return final
 
     def _events(self, k, loss):
+        """Some active run hit the tolerance or diverged at ``k``: mark it, and (several runs) set
+        ``keep``/``dropped`` and shrink the active set."""
         lf = self.bt.flat(loss)
         hi = self.bt.flat(self.hi)
-        bad = ~np.isfinite(lf) | (lf > hi)
-        newly_div = bad & ~self.diverged & (self.hit < 0)
-        self.diverged |= newly_div
-        newly_hit = (lf <= self.loss_tol) & (self.hit < 0) & ~self.diverged
-        self.hit[newly_hit] = k
-        self.done = self.diverged | (self.hit >= 0)
-        self.any_done = bool(self.done.any())
-        self.all_done = bool(self.done.all())
-        self.frozen = self.done[:, None].copy() if self.any_done and not self.all_done else None
+        div = ~np.isfinite(lf) | (lf > hi)
+        hit = (lf <= self.loss_tol) & ~div
+        done = div | hit
+        idx = self.act[done]
+        self.diverged[self.act[div]] = True
+        self.hit[self.act[hit]] = k
+        self.frozen_loss[idx] = lf[done]
+        self.ended[idx] = k
+        if self.bt.single:
+            self.all_done = True
+            self.single_quiet = False
+            return
+        keep = ~done
+        self.keep, self.dropped = keep, idx
+        self.act = self.act[keep]
+        self.hi = self.hi[keep]
+        self.all_done = self.act.size == 0
 
     def result(self, k):
         idle = Status.TIME_LIMIT if self.out_of_time else Status.NOT_CONVERGED
@@ -333,28 +418,87 @@ class _Book:
             Status.DIVERGED if self.diverged[b] else (Status.CONVERGED if self.hit[b] >= 0 else idle)
             for b in range(self.bt.B)
         )
+        ended = np.where(self.ended >= 0, self.ended, k)
         return _Record(loss=np.array(self.rec_loss), iters=np.array(self.rec_it, dtype=np.int64),
-                       hit_tol_at=self.hit, status=status, steps=k, wall_time=time.perf_counter() - self.t0)
+                       hit_tol_at=self.hit, status=status, steps=k, wall_time=time.perf_counter() - self.t0,
+                       ended_at=ended)
+
+
+def _L_kept(L, keep):
+    """``(L, blocks, L2)`` of a mixed-depth batch after compaction to the runs ``keep``: the per-run
+    exponents kept, their blocks (:func:`_L_mode`) and whether one block of ``L = 2`` is left."""
+    L = L[keep]
+    blocks = _L_mode(L[:, 0])[0] if L.size else []
+    return L, blocks, len(blocks) == 1 and blocks[0][1] == 2
 
 
 def _L_mode(Lv):
-    """``(mode, L)``: 2 or 3 (the fused special cases), or 0 with ``L`` a ``(B, 1)`` column of
-    exponents (any integers, also different per run)."""
+    """``(blocks, L)``: ``blocks`` is a list of ``(rows, Lint)``, contiguous row ranges (slices)
+    that share one integer exponent — one block when every run has the same ``L``; the batch is
+    sorted by ``L`` (:func:`_by_L`) so that each exponent is one block.  ``L`` is the exponent for
+    the per-run scalar arithmetic: an int, or a ``(B, 1)`` column where the runs differ."""
     if np.all(Lv == Lv[0]):
         Li = int(Lv[0])
-        return (Li if Li in (2, 3) else 0), Li
-    return 0, Lv[:, None].copy()
+        return [(slice(None), Li)], Li
+    blocks, start = [], 0
+    for i in range(1, len(Lv) + 1):
+        if i == len(Lv) or Lv[i] != Lv[start]:
+            blocks.append((slice(start, i), int(Lv[start])))
+            start = i
+    if len({Li for _, Li in blocks}) != len(blocks):
+        raise AssertionError("the runs must be sorted by L")  # _by_L does this
+    return blocks, Lv[:, None].copy()
 
 
-def _pow_into(v, L, mode, out):
-    """``out = v^L`` in place: two multiplies for ``L = 2, 3`` (``mode``), ``np.power`` otherwise."""
-    if mode == 2:
-        np.multiply(v, v, out=out)
-    elif mode == 3:
-        np.multiply(v, v, out=out)
-        out *= v
-    else:
+_LADDER_MAX = 8
+"""Up to this exponent ``v^L`` is ``L − 1`` multiplications (``((v·v)·v)…``, two for ``L = 3``);
+above it ``np.power`` (which costs about as much as five to eight multiplications here)."""
+
+
+def _pow_into(v, L, out):
+    """``out = v^L`` in place for an integer ``L ≥ 2``: ``v·v``, then ``L − 2`` more factors ``v``."""
+    if L > _LADDER_MAX:
         np.power(v, L, out=out)
+        return
+    np.multiply(v, v, out=out)
+    for _ in range(L - 2):
+        out *= v
+
+
+def _pow_blocks(v, blocks, out):
+    """``out = v^L`` row block by row block (each block a view)."""
+    if len(blocks) == 1:
+        _pow_into(v, blocks[0][1], out)
+        return
+    for rows, Li in blocks:
+        _pow_into(v[rows], Li, out[rows])
+
+
+def _times_pow_blocks(g, v, blocks):
+    """``g ⊙= v^{L−2}`` row block by row block (nothing for ``L = 2``)."""
+    if len(blocks) == 1:
+        Li = blocks[0][1]
+        if Li == 2:
+            return
+        if Li <= _LADDER_MAX:
+            for _ in range(Li - 2):
+                g *= v
+            return
+    for rows, Li in blocks:
+        if Li == 2:
+            continue
+        gb, vb = g[rows], v[rows]
+        if Li > _LADDER_MAX:
+            gb *= np.power(vb, Li - 2)
+            continue
+        for _ in range(Li - 2):
+            gb *= vb
+
+
+def _by_L(Lv):
+    """The order that sorts the runs by ``L`` (stable), or ``None`` when they are sorted already."""
+    order = np.argsort(Lv, kind="stable")
+    return None if np.array_equal(order, np.arange(len(Lv))) else order
 
 
 def _gd_loop(ops, y, Lv, mu, w, book, bt):
@@ -362,77 +506,120 @@ def _gd_loop(ops, y, Lv, mu, w, book, bt):
     which is ``w − μ L w^{L−1} ⊙ ∇`` written so that the update is two passes over ``w``.
 
     Per iteration: ``w^L`` (one pass for L = 2), ``A w^L``, the residual and its norm (length M),
-    ``Aᵀ(−μL res)``, then ``g += 1``, ``w *= g``."""
-    mode, L = _L_mode(Lv)
-    z = np.empty_like(w)
-    g = z  # one buffer: z = w^L is dead once A z is formed, before Aᵀres is written (a smaller working set)
-    h = np.empty_like(w) if mode == 0 else None
+    ``Aᵀ(−μL res)``, then ``g += 1``, ``w *= g``.  Runs that are done leave the batch
+    (:class:`_Book`); returns ``(w, steps)`` with ``w`` the final state of every run."""
+    blocks, L = _L_mode(Lv)
+    L2 = len(blocks) == 1 and blocks[0][1] == 2  # the common case, inline
+    single = bt.single
+    out = None if single else w.copy()  # the final states of the runs that left
     res = np.empty_like(y)
+    z = np.empty_like(w)
     scale = -mu * L  # per run
     k = 0
     while True:
-        _pow_into(w, L, mode, z)
+        if book.all_done:  # every run frozen (stop_when_all_done=False): the state stays as it is
+            if book.observe(k, None):
+                break
+            k += 1
+            continue
+        if L2:
+            np.multiply(w, w, out=z)
+        else:
+            _pow_blocks(w, blocks, z)
         ops.fwd(z, res)
         res -= y
         loss = 0.5 * bt.dot(res, res)
-        if book.observe(k, loss):
+        final = book.observe(k, loss)
+        if book.keep is not None:  # runs left the batch: save them, go on with the rest
+            keep = book.keep
+            out[book.dropped] = w[~keep]
+            w, res, y, scale = w[keep], res[keep], y[keep], scale[keep]
+            if len(blocks) > 1:
+                L, blocks, L2 = _L_kept(L, keep)
+            ops.take(keep)
+            z = np.empty_like(w)
+        if final:
             break
         k += 1
         if book.all_done:
-            continue  # every run frozen: the state stays as it is
+            continue
+        g = z  # one buffer: z = w^L is dead once A z is formed, before Aᵀres is written (a smaller working set)
         res *= scale
         ops.adj(res, g)
-        if mode == 3:
-            g *= w
-        elif mode == 0:
-            g *= np.power(w, L - 2, out=h)
+        if not L2:
+            _times_pow_blocks(g, w, blocks)
         g += 1.0
-        if book.frozen is not None:
-            np.copyto(g, 1.0, where=book.frozen)
         w *= g
-    return k
+    if single:
+        return w, k
+    out[book.act] = w
+    return out, k
 
 
 def _wn_loop(ops, y, Lv, mu, er, eu, rates, renormalize, r, u, book, bt):
-    """WN-GD in place on ``u`` (docs/math.md §2.4); returns ``(r, steps)``.
+    """WN-GD in place on ``u`` (docs/math.md §2.4); returns ``(r, u, steps)``.
 
     With ``m = ‖u‖``, ``a = r/m`` (so ``w = a u``), ``z = u^L`` and ``res = a^L A z − y``:
     ``∇ℒ(w) = L a^{L−1} u^{L−1} ⊙ Aᵀres`` and ``σ = ⟨ū, ∇ℒ⟩ = L a^{L−1} ⟨A z, res⟩ / m`` — an
     inner product of length M, not n.  The step ``u − c(∇ℒ − ūσ)``, ``c = μη_u r/m``, is
     ``u ⊙ (α + β u^{L−2} ⊙ Aᵀres)`` with per-run scalars ``α = 1 + cσ/m``, ``β = −cLa^{L−1}``;
     ``β`` scales ``res`` before the adjoint product.  Per iteration at L = 2 that is four passes
-    over ``n`` numbers (``u²``, ``g += α``, ``u *= g``, ``‖u‖²``) besides the two products."""
-    mode, L = _L_mode(Lv)
+    over ``n`` numbers (``u²``, ``g += α``, ``u *= g``, ``‖u‖²``) besides the two products.
+    Runs that are done leave the batch (:class:`_Book`)."""
+    blocks, L = _L_mode(Lv)
+    L2 = len(blocks) == 1 and blocks[0][1] == 2  # the common case, inline
     sqrt = bt.sqrt
-    z = np.empty_like(u)
-    g = z  # one buffer: z = u^L is dead once A z is formed, before Aᵀres is written (a smaller working set)
-    h = np.empty_like(u) if mode == 0 else None
-    if bt.single:  # A z and res as the rows of one array: ⟨A z, res⟩ and ⟨res, res⟩ in one gemv
+    single = bt.single
+    out_u = None if single else u.copy()  # the final states of the runs that left
+    out_r = None if single else r.copy()
+    if single:  # A z and res as the rows of one array: ⟨A z, res⟩ and ⟨res, res⟩ in one gemv
         S = np.empty((2, y.shape[0]))
         Az, res = S[0], S[1]
     else:
         Az, res = np.empty_like(y), np.empty_like(y)
+    z = np.empty_like(u)
     m2 = bt.dot(u, u)
     k = 0
     while True:
+        if book.all_done:  # every run frozen (stop_when_all_done=False): the state stays as it is
+            if book.observe(k, None):
+                break
+            k += 1
+            continue
         m = sqrt(m2)
         a = r / m
-        _pow_into(u, L, mode, z)
+        if L2:
+            np.multiply(u, u, out=z)
+        else:
+            _pow_blocks(u, blocks, z)
         ops.fwd(z, Az)
         aL1 = a ** (L - 1)
         np.multiply(Az, aL1 * a, out=res)
         res -= y
-        if bt.single:
+        if single:
             tau, rr = np.dot(S, res).tolist()
             loss = 0.5 * rr
         else:
             loss = 0.5 * bt.dot(res, res)
-        if book.observe(k, loss):
+        final = book.observe(k, loss)
+        if book.keep is not None:  # runs left the batch: save them, go on with the rest
+            keep = book.keep
+            out_u[book.dropped] = u[~keep]
+            out_r[book.dropped] = r[~keep]
+            u, r, m, aL1 = u[keep], r[keep], m[keep], aL1[keep]
+            Az, res, y = Az[keep], res[keep], y[keep]
+            mu, er, eu = mu[keep], er[keep], eu[keep]
+            if len(blocks) > 1:
+                L, blocks, L2 = _L_kept(L, keep)
+            ops.take(keep)
+            z = np.empty_like(u)
+        if final:
             break
         k += 1
         if book.all_done:
-            continue  # every run frozen: the state stays as it is
-        if not bt.single:
+            continue
+        g = z  # one buffer: z = u^L is dead once A z is formed, before Aᵀres is written (a smaller working set)
+        if not single:
             tau = bt.dot(Az, res)
         gl = L * aL1  # ∇ℒ = gl · u^{L−1} ⊙ Aᵀres
         sigma = gl * tau / m
@@ -444,23 +631,43 @@ def _wn_loop(ops, y, Lv, mu, er, eu, rates, renormalize, r, u, book, bt):
         r_new = r - mu * e_r * sigma
         res *= -c * gl
         ops.adj(res, g)
-        if mode == 3:
-            g *= u
-        elif mode == 0:
-            g *= np.power(u, L - 2, out=h)
+        if not L2:
+            _times_pow_blocks(g, u, blocks)
         g += 1.0 + c * sigma / m
-        if book.frozen is not None:
-            np.copyto(g, 1.0, where=book.frozen)
-            r_new = np.where(book.frozen, r, r_new)
         u *= g
         r = r_new
         if renormalize:
-            nrm = sqrt(bt.dot(u, u))
-            if book.frozen is not None:
-                nrm = np.where(book.frozen, 1.0, nrm)
-            u /= nrm
+            u /= sqrt(bt.dot(u, u))
         m2 = bt.dot(u, u)
-    return r, k
+    if single:
+        return r, u, k
+    out_u[book.act] = u
+    out_r[book.act] = r
+    return out_r, out_u, k
+
+
+def _sorted_batch(Lv, A, shared, y, sc, vec):
+    """The batch with its runs sorted by ``L`` (so that each exponent is one block of rows), and the
+    order used (``None``: already sorted).  Only per-run arrays are permuted."""
+    order = _by_L(Lv) if len(Lv) > 1 else None
+    if order is None:
+        return None, Lv, A, y, sc, vec
+    if not shared and A.strides[0] != 0:
+        A = A[order]
+    y = np.ascontiguousarray(y[order])
+    sc = {k: v[order] for k, v in sc.items()}
+    vec = {k: (None if v is None else v[order]) for k, v in vec.items()}
+    return order, Lv[order], A, y, sc, vec
+
+
+def _unsorted(out, order):
+    """A :class:`_Record` of a sorted batch, in the caller's order."""
+    if order is None:
+        return out
+    inv = np.argsort(order)
+    return _Record(loss=out.loss[:, inv], iters=out.iters, hit_tol_at=out.hit_tol_at[inv],
+                   status=tuple(out.status[i] for i in inv), steps=out.steps, wall_time=out.wall_time,
+                   ended_at=out.ended_at[inv])
 
 
 def gd(A, y, *, L, w0, mu, steps, loss_tol=1e-12, record_every=None, stop_when_all_done=True,
@@ -478,21 +685,24 @@ def gd(A, y, *, L, w0, mu, steps, loss_tol=1e-12, record_every=None, stop_when_a
     A, shared, y, B, n, sc, vec = _as_batch(A, y, {"mu": mu}, {"w0": w0})
     if vec["w0"] is None:
         raise ValueError("w0 is required")
-    Lv = _check_L(L, B)
+    Lv0 = _check_L(L, B)
     mu_v = sc["mu"]
+    order, Lv, A, y, sc, vec = _sorted_batch(Lv0, A, shared, y, sc, vec)
     bt = _Batch(B)
     w = bt.vec(vec["w0"])
     book = _Book(bt, steps, loss_tol, record_every, stop_when_all_done, time_limit)
     with np.errstate(over="ignore", invalid="ignore"):
-        k = _gd_loop(_Ops(A, shared), bt.vec(y), Lv, bt.col(mu_v), w, book, bt)
-        out = book.result(k)
+        w, k = _gd_loop(_Ops(A, shared), bt.vec(y), Lv, bt.col(sc["mu"]), w, book, bt)
+        out = _unsorted(book.result(k), order)
         w = bt.rows(w)
-        x = _power(w, Lv[:, None], None)
+        if order is not None:
+            w = w[np.argsort(order)]
+        x = _power(w, Lv0[:, None], None)
     nan = np.full(B, np.nan)
     return GDResult(
         w=w, r=nan, u=np.full((B, n), np.nan), x=x, loss=out.loss,
         iters=out.iters, hit_tol_at=out.hit_tol_at, status=out.status, steps=out.steps,
-        mu=mu_v, wall_time=out.wall_time,
+        mu=mu_v, wall_time=out.wall_time, ended_at=out.ended_at,
     )
 
 
@@ -513,25 +723,31 @@ def wn_gd(A, y, *, L, r0, eta_r, eta_u, mu, steps, u0=None, renormalize=False, l
     A, shared, y, B, n, sc, vec = _as_batch(
         A, y, {"r0": r0, "eta_r": eta_r, "eta_u": eta_u, "mu": mu}, {"u0": u0}
     )
-    Lv = _check_L(L, B)
-    u = vec["u0"] if vec["u0"] is not None else np.full((B, n), 1.0 / np.sqrt(n))
-    u = u / np.linalg.norm(u, axis=1, keepdims=True)
+    Lv0 = _check_L(L, B)
     mu_v = sc["mu"]
+    if vec["u0"] is None:
+        vec = {"u0": np.full((B, n), 1.0 / np.sqrt(n))}
+    order, Lv, A, y, sc, vec = _sorted_batch(Lv0, A, shared, y, sc, vec)
+    u = vec["u0"]
+    u = u / np.linalg.norm(u, axis=1, keepdims=True)
     bt = _Batch(B)
     uw = bt.vec(u)
     book = _Book(bt, steps, loss_tol, record_every, stop_when_all_done, time_limit)
     with np.errstate(over="ignore", invalid="ignore"):
-        r, k = _wn_loop(_Ops(A, shared), bt.vec(y), Lv, bt.col(mu_v), bt.col(sc["eta_r"]), bt.col(sc["eta_u"]),
-                        rates, renormalize, bt.col(sc["r0"]), uw, book, bt)
-        out = book.result(k)
+        r, uw, k = _wn_loop(_Ops(A, shared), bt.vec(y), Lv, bt.col(sc["mu"]), bt.col(sc["eta_r"]), bt.col(sc["eta_u"]),
+                            rates, renormalize, bt.col(sc["r0"]), uw, book, bt)
+        out = _unsorted(book.result(k), order)
         r = bt.flat(r)
         u = bt.rows(uw)
+        if order is not None:
+            inv = np.argsort(order)
+            r, u = r[inv], u[inv]
         w = r[:, None] * u / np.linalg.norm(u, axis=1, keepdims=True)
-        x = _power(w, Lv[:, None], None)
+        x = _power(w, Lv0[:, None], None)
     return GDResult(
         w=w, r=r, u=u, x=x, loss=out.loss,
         iters=out.iters, hit_tol_at=out.hit_tol_at, status=out.status, steps=out.steps,
-        mu=mu_v, wall_time=out.wall_time,
+        mu=mu_v, wall_time=out.wall_time, ended_at=out.ended_at,
     )
 
 

@@ -4,7 +4,10 @@ It chooses the engine from the problem and the precision, and speaks one vocabul
 them (``t_max``, ``loss_tol``, ``time_limit``, ``checkpoints``, ``progress``, ``max_steps``):
 
 * a :class:`~numerics.Problem` with ``dps=None``: the float64 engine (:mod:`numerics._flow64`,
-  scipy steppers in the coordinates ``(r, log u)``; ``method`` picks the stepper);
+  scipy steppers; ``method`` picks the stepper and the coordinates: the default ``"auto"`` is LSODA
+  in the dual coordinates ``λ`` of docs/math.md §6.3, where the invariant holds by construction,
+  ``"auto-full"``, ``"DOP853"``, ``"BDF"``, ``"Radau"``, ``"LSODA"`` integrate ``(r, log u)``, which
+  is what a check of the invariant needs);
 * a :class:`~numerics.Problem` with ``dps`` given: the Taylor engine at ``dps`` digits
   (:mod:`numerics._taylor`); ``dps`` below :data:`~numerics.MIN_DPS` is refused (``ValueError``),
   never silently run in float64;
@@ -77,15 +80,21 @@ def integrate(problem, config, *, dps: Optional[int] = None, method: str = "auto
     """Integrate ``config``'s flow on ``problem`` until it converges or the budget is spent.
 
     ``dps``: ``None`` for float64, else the decimal digits of the Taylor engine (at least
-    :data:`~numerics.MIN_DPS`; ``ValueError`` below it).  ``method``: float64 ``"auto"`` (the
-    engine's choice of stepper) or one of the scipy steppers it offers (``"DOP853"``, ``"BDF"``,
-    ``"Radau"``, ``"LSODA"``); at ``dps`` ``"auto"``/``"taylor"``; for the matrix model ``"auto"``,
+    :data:`~numerics.MIN_DPS`; ``ValueError`` below it).  ``method``: float64 ``"auto"`` (the default:
+    LSODA in the dual coordinates ``λ`` of docs/math.md §6.3, where the invariant holds by construction,
+    continuing in ``(r, log u)`` where ``λ`` loses accuracy or its domain), ``"auto-full"`` (DOP853 then
+    BDF in ``(r, log u)``, where the invariant is a genuine check: what a check of it needs), one of the
+    scipy steppers in ``(r, log u)`` (``"DOP853"``, ``"BDF"``, ``"Radau"``, ``"LSODA"``) or in ``λ``
+    (``"reduced"``, ``"reduced-BDF"``, ``"reduced-Radau"``, ``"reduced-LSODA"``); the result's
+    ``diagnostics.coordinates`` and ``diagnostics.invariant_checked_from`` say which coordinates were
+    integrated and from when the invariant residual is a check; at ``dps`` ``"auto"``/``"taylor"``; for
+    the matrix model ``"auto"``,
     ``"DOP853"`` (float64) or ``"odefun"`` (``dps``).  ``t_max``: the horizon (default
     :data:`T_MAX`, :data:`T_MAX_MATRIX` for the matrix model).  ``loss_tol``: the loss to reach
     (default: ``numerics.default_loss_tol(problem, dps)``).  ``time_limit``: wall-clock seconds, status
     ``TIME_LIMIT`` when spent; ``None`` or ``math.inf`` for no limit (zero, negative or NaN: ``ValueError``).  ``checkpoints``: increasing times at which the trajectory is
     recorded (and the steady-state test runs).  ``progress(t, loss)``: called with floats at
-    checkpoints.  ``rtol``: the float64 stepper's relative tolerance (float64 only).
+    checkpoints.  ``rtol``: the float64 stepper's local tolerance on each ``log u_i`` (float64 only).
     ``max_steps``: a cap on accepted steps.
     """
     from numerics._matrix import MatrixSensingProblem

@@ -38,15 +38,37 @@ class SteadyState:
     estimate_failures: int = 0      # checkpoints where the projection did not converge
 
 
+COORDINATES_64 = ("r_log_u", "r_log_u_shifted", "lambda", "lambda_then_r_log_u")
+"""Values of :attr:`Float64Diagnostics.coordinates`: ``"r_log_u"`` (the state ``(r, log u)``; the
+invariant and ``‖u‖ − 1`` are computed from it, a genuine check), ``"r_log_u_shifted"`` (``(r, log u +
+s(r))``, numerics._flow64.SHIFT_CONSTANT_RATES; also a check), ``"lambda"`` (the dual coordinates
+``λ`` of docs/math.md §6.3 for the whole run: the invariant holds by construction, its residual is
+rounding only), ``"lambda_then_r_log_u"`` (``λ``, then ``(r, log u)`` from the switch time on)."""
+
+
 @dataclass(frozen=True)
 class Float64Diagnostics:
-    """What the float64 integrator did (scipy ``solve_ivp`` steppers)."""
+    """What the float64 integrator did (scipy ``solve_ivp`` steppers).
+
+    ``coordinates``: what was integrated (one of :data:`COORDINATES_64`); ``invariant_checked_from``:
+    the time from which ``FlowResult.invariant_residual`` (and ``unorm_dev``) measure the integration
+    error — ``0.0`` in ``(r, log u)``, the switch time after leaving ``λ`` (the residual then measures
+    the drift since that state, which lay on the invariant manifold by construction), ``None`` when the
+    whole run stayed in ``λ`` (the residual is rounding only and checks nothing)."""
 
     rtol: float
     atol: float
-    field: str                      # which vector field / coordinates were integrated
+    field: str                      # which vector field / coordinates were integrated (free text)
     njev: int = 0
     method_switches: tuple = ()     # ((method, t), ...)
+    coordinates: str = "r_log_u"    # one of COORDINATES_64
+    invariant_checked_from: Optional[float] = 0.0
+
+    def __post_init__(self):
+        if self.coordinates not in COORDINATES_64:
+            raise ValueError(f"coordinates must be one of {COORDINATES_64}, got {self.coordinates!r}")
+        if (self.invariant_checked_from is None) != (self.coordinates == "lambda"):
+            raise ValueError("invariant_checked_from is None exactly when the run stayed in the dual coordinates λ")
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,8 @@ Measured on the N = 1000, M = 150, 38-sparse problem (L = 2, r0 = 1, η̃ = 0.1;
 7.6e-5 at t = 80, 1.8e-7 at 1.3e3, 4.2e-9 at 1e4, 2.4e-11 at 8e4 (relative residual 7.7e-7)."""
 
 DEFAULT_RTOL_64 = tol(DPS_FLOAT64, K_SOLVE)
-"""float64: the solver's default local tolerance on ``(r, log u)``, ``tol(15, K_SOLVE) = 1e-10`` —
+"""float64: the solver's default local tolerance on each ``log u_i`` (integrated in ``(r, log u)`` or in
+the dual coordinates ``λ``, numerics._flow64), ``tol(15, K_SOLVE) = 1e-10`` —
 the level to which an iterative float64 computation is trusted (the integrator is one)."""
 
 
@@ -131,13 +132,17 @@ def default_limit_tol(dps: Optional[int] = None, *, rtol: Optional[float] = None
     ``log ρ``) evaluated once and then solved for (the dual Newton of the projection).  So it can be
     resolved to the accuracy of the state times the digits that evaluation loses:
 
-    * float64 (``dps=None``): the integrator holds ``(r, log u)`` to its local tolerance ``rtol``
-      (default :data:`DEFAULT_RTOL_64` = 1e-10), not to float64's 15 digits; the estimate loses
-      ``K_ROUNDOFF`` digits of it: ``10^K_ROUNDOFF · rtol`` (1e-7 at the default), and never
-      below ``tol(15, K_SOLVE)``, the float64 projection's own acceptance level;
+    * float64 (``dps=None``): the integrator holds each ``log u_i`` to its local (per-step) tolerance
+      ``rtol`` (default :data:`DEFAULT_RTOL_64` = 1e-10; in ``(r, log u)`` or, for the default
+      ``"auto"``, in the dual coordinates ``λ`` with an absolute tolerance ``rtol`` on each ``log u_i``),
+      not to float64's 15 digits, and the global error accumulates over the steps (e.g. 1.1e-10 to
+      1.2e-8 at rtol 1e-10, numerics._flow64._Reduced); the estimate loses ``K_ROUNDOFF`` digits of
+      it: ``10^K_ROUNDOFF · rtol`` (1e-7 at the default), and never below ``tol(15, K_SOLVE)``, the
+      float64 projection's own acceptance level;
       Measured (``generate("sparse_positive", 10, 4, 0, k=2)``, L = 2, η̃ = 0.5, rtol = 1e-10): once
       settled, the estimate moved 4.9e-10 and ``r`` 5.9e-10 between t = 81.9 and 163.8 with DOP853,
-      1.9e-12 and 2.3e-12 with ``auto``: the floor is at most ~10·rtol, two digits below the tolerance;
+      1.9e-12 and 2.3e-12 with the then-default ``auto`` (DOP853 then BDF in ``(r, log u)``, now
+      ``"auto-full"``): the floor is at most ~10·rtol, two digits below the tolerance;
     * at ``dps`` digits (the Taylor engine: local truncation ``10^-(dps+3)``, so the state carries
       ``dps`` digits): the projection's acceptance level ``tol(dps, K_SOLVE)``, returned as an
       ``mpf`` (call inside ``workdps``; it underflows float64 above ~300 digits).

@@ -49,7 +49,16 @@ then float64 in the tail), so one order's Cauchy products for all coordinates ar
 ``einsum``; the products with ``A`` and ``Aᵀ`` (float64 data, so exact integers times a power
 of two) are exact integer products with one rounding per result (:class:`_IntMatrix`: ``mpz``
 object arrays, or for large ``A`` one float64 BLAS product on 16-bit limbs, exact because
-every partial sum stays below ``2^53``).  Measured (python-flint 0.9): ``arb_mat`` and
+every partial sum stays below ``2^53``).  Fixed point (:class:`_FixedJet`, WN flows): the mpfr
+orders of a jet run as exact ``mpz`` arithmetic on time-scaled coefficients ``c_j H^j`` (unit ``H = 2^η``
+a little above the previous step, or on the first step estimated from the first orders), each column
+scaled to ``W`` = working precision + :data:`FIXED_GUARD_BITS` bits relative to its ``|c_0|``: the terms of
+every Cauchy sum then share one scale, so products and sums are plain integer operations (several times
+cheaper than mpfr on object arrays), the products with ``A``/``Aᵀ`` need no conversion, and only the
+truncations to ``W`` bits round (absolute ``2^-W |c_0|`` per coefficient, below the working precision in a
+step while ``h ≤ H·2^(FIXED_GUARD_BITS/p)``, checked on every step; otherwise the jet is redone in mpfr).
+The scalar series ``r, q, a^m, …`` stay mpfr; at the float-tail order the arrays go straight to float64;
+``FIXED_POINT = False`` (module switch) keeps the jets in mpfr.  Measured (python-flint 0.9): ``arb_mat`` and
 ``fmpz_mat`` products are fast, but converting an mpfr vector into them and back costs about
 1 µs per entry, so they do not beat these kernels inside the jet.  The invariant check at the
 checkpoints runs in python-flint ball arithmetic (:class:`_InvariantCheck`, ``arb_mat`` with the
@@ -87,7 +96,23 @@ from numerics._steady import CHECK_FACTOR, default_loss_tol, min_loss_tol
 __all__ = ["integrate_taylor", "taylor_order", "float_switch_order", "TRUNC_DIGITS", "MIN_DPS",
            "CHECK_FACTOR", "default_loss_tol", "min_loss_tol"]
 
-ARITHMETIC = ("gmpy2.mpfr jets (exact mpz products with A), float64 tail; python-flint arb_mat invariant check")
+def arithmetic_text(fixed: int, mpfr_wn: int, mpfr_plain: int, float_tail: int) -> str:
+    """``TaylorDiagnostics.arithmetic``: what the run's jets were computed in, counted (each jet
+    computed counts, a jet redone counts again): ``fixed`` WN jets in fixed-point mpz
+    (:class:`_FixedJet`), ``mpfr_wn`` WN jets in mpfr (``FIXED_POINT = False``, a state the
+    fixed-point jet cannot start from, or a jet redone in mpfr), ``mpfr_plain`` plain-GF jets (always
+    mpfr), ``float_tail`` of them with their high orders in float64."""
+    parts = []
+    if fixed:
+        parts.append(f"{fixed} WN jets in fixed-point mpz (time-scaled, exact products with A; scalar series "
+                     "in mpfr)")
+    if mpfr_wn:
+        parts.append(f"{mpfr_wn} WN jets in mpfr")
+    if mpfr_plain:
+        parts.append(f"{mpfr_plain} plain-GF jets in mpfr")
+    text = ", ".join(parts) if parts else "no jets"
+    tail = f"{float_tail} of them with a float64 tail" if float_tail else "no float64 tail"
+    return f"{text}; {tail}; python-flint arb_mat invariant check"
 
 TRUNC_DIGITS = 3
 """The local truncation tolerance per step is ``10**-(dps + TRUNC_DIGITS)`` (relative)."""
@@ -243,6 +268,16 @@ def _csq(X, k, _es=np.einsum):
     return 2 * _es("ij,ij->j", X[:h], X[k:k - h:-1])
 
 
+def _csq_all(X, k, _es=np.einsum):
+    """The sum over columns of :func:`_csq` (one full contraction)."""
+    h = (k + 1) // 2
+    s = 2 * _es("ij,ij->", X[:h], X[k:k - h:-1]) if h else 0
+    if k % 2 == 0:
+        c = X[k // 2]
+        s = s + _es("i,i->", c, c)
+    return s
+
+
 def _sdot(s, X, k):
     """``Σ_j s[k−j] X[j]`` for a scalar series ``s`` (list) and a ``(p+1, m)`` array ``X``."""
     if X.dtype == object:
@@ -388,12 +423,14 @@ def _limb_dot(limbs, M, v):
     the limb products summed by one float64 matrix product (every partial sum an integer of at most
     ``n·2^32 ≤ 2^53``, so exact), and the carries propagated in int64."""
     na = limbs.shape[0] // M
-    nb = 2 * ((max(x.bit_length() for x in v) + _LIMB - 1) // _LIMB) or 2
-    V = np.frombuffer(b"".join(abs(x).to_bytes(nb, "little") for x in v), dtype="<u2")
-    V = V.reshape(len(v), nb // 2).astype(float)
-    V *= np.array([-1.0 if x < 0 else 1.0 for x in v])[:, None]
+    nb = 2 * ((max(x.bit_length() for x in v) + _LIMB) // _LIMB)  # room for the sign bit
+    raw = b"".join(x.to_bytes(nb, "little", signed=True) for x in v)  # two's complement:
+    V = np.frombuffer(raw, dtype="<u2").reshape(len(v), nb // 2).astype(float)  # unsigned limbs below,
+    V[:, -1] = np.frombuffer(raw, dtype="<i2").reshape(len(v), nb // 2)[:, -1]  # a signed top limb
     R = (limbs @ V).astype(np.int64)
     nl = V.shape[1]
+    if 3 * M < 8 * (nl + na):
+        return _limb_sum_rows(R, M, na, nl)
     D = np.zeros((M, nl + na + 1), dtype=np.int64)
     for a in range(na):  # na ≤ 64 terms below 2^53 each: no int64 overflow
         D[:, a:a + nl] += R[a * M:(a + 1) * M]
@@ -404,6 +441,27 @@ def _limb_dot(limbs, M, v):
     low = D[:, :-1].astype("<u2")
     top = _LIMB * (nl + na)
     return [(int(t) << top) + int.from_bytes(low[m].tobytes(), "little") for m, t in enumerate(D[:, -1].tolist())]
+
+
+def _limb_sum_rows(R, M, na, nl):
+    """``Σ_a Σ_d R[a·M + m, d] 2^(16(a+d))`` for every row ``m`` (the tail of :func:`_limb_dot` for few rows):
+    the digits (|·| < 2^59) are offset by 2^63 into uint64 words, read four interleaved words at a time as
+    Python ints and the offset subtracted: no carry loop."""
+    nq = (nl + na + 3) // 4
+    D = np.zeros((M, 4 * nq), dtype=np.int64)
+    for a in range(na):
+        D[:, a:a + nl] += R[a * M:(a + 1) * M]
+    G = (D.view(np.uint64) + np.uint64(1 << 63)).reshape(M, nq, 4).transpose(2, 0, 1).copy()
+    bias = (((1 << (64 * nq)) - 1) // ((1 << 64) - 1) << 63) * 0x1000100010001
+    b0, b1, b2, b3 = (g.tobytes() for g in G)
+    w = 8 * nq
+    fb = int.from_bytes
+    out = []
+    for m in range(M):
+        i, j = m * w, m * w + w
+        out.append(fb(b0[i:j], "little") + (fb(b1[i:j], "little") << 16) + (fb(b2[i:j], "little") << 32)
+                   + (fb(b3[i:j], "little") << 48) - bias)
+    return out
 
 
 class _IntMatrix:
@@ -428,13 +486,22 @@ class _IntMatrix:
         Z = np.empty(len(ratios), dtype=object)
         Z[:] = [gmpy2.mpz(num * ((1 << e) // den)) for num, den in ratios]
         self.Z = Z.reshape(A.shape)  # A = Z · 2^-e exactly
-        self.rows = [[mpfr(v) for v in row] for row in A.tolist()]
+        self._A = A
+        self._rows = None
         self.limbs = None
         if A.size >= _LIMB_MIN_ENTRIES and A.shape[1] <= _LIMB_MAX_COLS and e <= _LIMB_MAX_BITS:
             self.limbs = _limbs_of(self.Z)
 
+    @property
+    def rows(self):
+        """The rows as mpfr lists (for the ``fsum`` fallback; built on first use)."""
+        if self._rows is None:
+            self._rows = [[mpfr(v) for v in row] for row in self._A.tolist()]
+        return self._rows
+
     def _fallback(self, v):
-        return _obj_array((fsum(map(mul, row, v)) for row in self.rows), len(self.rows))
+        rows = self.rows
+        return _obj_array((fsum(map(mul, row, v)) for row in rows), len(rows))
 
     def dot(self, v):
         """``A v`` for an object array ``v`` of mpfr (at the context precision), correctly rounded."""
@@ -455,6 +522,308 @@ class _IntMatrix:
         return _obj_array((_ZERO + x for x in r), len(r)) * gmpy2.mul_2exp(_ONE, -(s + self.e))
 
 
+
+FIXED_POINT = True
+"""WN jets with a time unit run their mpfr orders in fixed point (:class:`_FixedJet`); False: all mpfr."""
+
+FIXED_GUARD_BITS = 32
+"""Guard bits of the fixed-point jet (:class:`_FixedJet`) beyond the working precision."""
+
+_POW2 = {}
+
+
+def _pow2(e):
+    """The exact ``mpfr`` ``2^e`` (cached; multiplying by it is exact and ~10x cheaper than ``mul_2exp``)."""
+    v = _POW2.get(e)
+    if v is None:
+        v = _POW2[e] = gmpy2.mul_2exp(mpfr(1), e)
+    return v
+
+
+def _fixed_unit_exponent(h_prev):
+    """``η`` of the fixed-point jet's time unit ``H = 2^η``: the power of two in ``[2 h_prev, 4 h_prev)``."""
+    return int(math.ceil(math.log2(h_prev))) + 1
+
+
+def _imatvec(mat, v):
+    """``Z v`` exactly (object array of ints) for the integer matrix of an :class:`_IntMatrix`."""
+    if mat.limbs is None:
+        return mat.Z.dot(v)
+    return _obj_array(map(gmpy2.mpz, _limb_dot(mat.limbs, mat.shape[0], v.tolist())), mat.shape[0])
+
+
+def _rshift(X, s):
+    """``X · 2^-s`` rounded down (``s`` an int or an array of ints, either sign)."""
+    if isinstance(s, int):
+        return X >> s if s >= 0 else X << -s
+    return (X >> s[0]) if s[1] is None else (X << s[1]) >> s[0]
+
+
+def _shifts(s):
+    """A per-entry shift ``s`` (list of ints) as the pair (right, left) of non-negative object arrays
+    (left None where no entry shifts left)."""
+    left = _obj_array((max(0, -v) for v in s), len(s)) if min(s) < 0 else None
+    return (_obj_array((max(0, v) for v in s), len(s)), left)
+
+
+class _NoFixed(Exception):
+    """The fixed-point jet cannot start (all first-order coefficients 0): the jet runs in mpfr."""
+
+
+class _FixedJet:
+    """The mpfr orders of :meth:`_System.jet_wn` in exact integer (fixed-point) arithmetic.
+
+    The time unit is ``H = 2^η ≥ 2 h_prev`` (``h_prev``: the previous step), and coefficient ``j``
+    of every per-coordinate series is held as the integer ``c_j H^j 2^{s_i}``, column ``i`` scaled
+    so that ``|c_0|`` is about ``2^W`` (``W``: the working precision plus
+    :data:`FIXED_GUARD_BITS`); the ``M``-series ``A u^L`` with one scale.  All terms of a Cauchy
+    sum then carry the same scale, so its products and sums are exact integer operations (mpz;
+    several times cheaper than mpfr), the products with ``A``/``Aᵀ`` need no conversion, and only
+    the truncations to ``W`` bits round: an absolute error ``2^-W |c_0|`` per coefficient, whose
+    contribution ``2^-W |c_0| (h/H)^j`` to a step of size ``h`` is below the working precision
+    while ``h ≤ H · 2^(FIXED_GUARD_BITS / p)`` (checked by the integrator; otherwise the jet is
+    redone in mpfr).  The scalar series stay mpfr (true coefficients).  At the first float-tail
+    order the arrays are handed back as mpfr, so the float tail is unchanged.
+    """
+
+    def __init__(self, sysm, r0, q0, u0, p, H_hint):
+        self.ok = False
+        self.s, self.p = sysm, p
+        if not (H_hint is None or 0 < H_hint < math.inf) or not all(gmpy2.is_finite(v) and v > 0 for v in u0):
+            return
+        if not (gmpy2.is_finite(r0) and gmpy2.is_finite(q0) and r0 > 0 and q0 > 0):
+            return
+        self.first = H_hint is None  # no previous step: the unit is estimated from the first orders
+        self.eta = None if self.first else _fixed_unit_exponent(H_hint)
+        self.H = None if self.first else 2.0 ** self.eta
+        prec = gmpy2.get_context().precision
+        self.W = W = prec + FIXED_GUARD_BITS
+        L = sysm.L
+        self.cU = [W - gmpy2.get_exp(v) for v in u0]
+        self.c = {m: [m * c - (m - 1) * W for c in self.cU] for m in range(1, L + 1)}
+        self.u0 = u0
+        self.ok = True
+
+    def _provisional_unit(self, U0, udot, phi, R, Q):
+        """First step: ``η`` with ``2^η ≈ 2^4 / ν_1`` from the first-order coefficients (a unit too large
+        costs only bigger integers; :meth:`_settle_unit` lowers it after a few orders)."""
+        lg = [x.bit_length() - z.bit_length() - phi for x, z in zip(udot.tolist(), U0.tolist()) if x]
+        for s in (R, Q):
+            if s[1]:
+                lg.append(gmpy2.get_exp(s[1]) - gmpy2.get_exp(s[0]))
+        if not lg:
+            raise _NoFixed
+        eta = 4 - max(lg)
+        if not -1000 < eta < 1000:  # a unit outside float64's range: leave such states to mpfr
+            raise _NoFixed
+        self.eta = eta
+        self.H = 2.0 ** eta
+        return eta
+
+    def _settle_unit(self, eta, kk, R, Q, U, pw, Bz, Phi, at, ct):
+        """First step, after ``kk`` orders: the unit from the radius estimate ``ρ = min_j ν_j^{-1/j}`` as a
+        previous step would give it (``h ≈ ρ ε^{1/p}`` with ``ε^{1/p} ≈ e^{-2}`` for the Jorba–Zou order),
+        where that is below the provisional one: every row ``j`` is then shifted right by ``(η₀ − η) j``
+        (a truncation to the new scale, which keeps ``W`` bits relative to ``|c_0|``)."""
+        lg = -math.inf
+        U0 = [z.bit_length() for z in U[0].tolist()]
+        for j in range(1, kk + 1):
+            lj = max((x.bit_length() - z for x, z in zip(U[j].tolist(), U0) if x), default=-math.inf) - eta * j
+            for s in (R, Q):
+                if s[j]:
+                    lj = max(lj, gmpy2.get_exp(s[j]) - gmpy2.get_exp(s[0]))
+            lg = max(lg, lj / j)
+        if not math.isfinite(lg):
+            return eta
+        log2_h = 1.0 - lg - 2.0 * (self.p - 1) / self.p / math.log(2.0)  # log2(2 h_est)
+        if not -1000 < log2_h < 1000:
+            return eta
+        new = _fixed_unit_exponent(2.0 ** log2_h)
+        if new >= eta:
+            return eta
+        d = eta - new
+        for j in range(1, kk + 1):
+            U[j] = U[j] >> (d * j)
+        for j in range(1, kk):
+            for X in [pw[m] for m in pw if m > 1] + [Bz, Phi]:
+                X[j] = X[j] >> (d * j)
+            at[j] >>= d * j
+            ct[j] >>= d * j
+        self.eta = new
+        self.H = 2.0 ** new
+        return new
+
+    def _true(self, X, rows, cols_scale, out):
+        """Rows ``0..rows-1`` of the integer array ``X`` (column scales ``cols_scale``) as mpfr into ``out``."""
+        if not rows:
+            return
+        eta = self.eta
+        cp = _obj_array((_pow2(-c) for c in cols_scale), len(cols_scale))
+        rp = _obj_array((_pow2(-eta * j) for j in range(rows)), rows)
+        out[:rows] = ((_ZERO + X[:rows]) * cp[None, :]) * rp[:, None]
+
+    def run(self, kend, R, Q, ap, scal, U_out):
+        """Orders ``0..kend-1``: the scalar lists appended in place, ``U`` rows ``0..kend`` written as
+        mpfr into ``U_out``; returns ``kend``.  The other arrays stay integers here (``self.ints``):
+        :meth:`to_mpfr` or :meth:`floats` converts them where the jet goes on past ``kend``."""
+        sysm, p, W, eta = self.s, self.p, self.W, self.eta
+        L, M, n = sysm.L, sysm.M, sysm.n
+        mpz, p2 = gmpy2.mpz, _pow2
+        Am, At = sysm.A_obj, sysm.At_obj
+        eA, ey, Yint = Am.e, sysm.ey, sysm.y_int
+        eta_u, eta_r = sysm.eta_u, sysm.eta_r
+        m_psi = -eta_u * L
+        r2 = sysm.mode == "r2"
+        cU, cL, c2s = self.cU, self.c[L], self.c[2]
+        U = np.empty((p + 1, n), dtype=object)
+        U[0] = [mpz(v * p2(c)) for v, c in zip(self.u0, cU)]
+        pw = {1: U}
+        for m in range(2, L + 1):
+            pw[m] = np.empty((p + 1, n), dtype=object)
+        P, Um1, Z = pw[L], pw[L - 1], pw[2]
+        tau = min(cL)
+        shP = _shifts([c - tau for c in cL])
+        mu = min(c2s)
+        # folding 2^-ey into the multiplier of y errs by at most |Yint|/2 before ">> W": below 2^-9 of an ulp
+        y_fold = max([abs(v).bit_length() for v in Yint.tolist()] + [0]) <= W - 8
+        shS = shP if L == 2 else _shifts([c - mu for c in c2s])
+        shU = None if L == 2 else _shifts([(L - 2) * (c - W) for c in cU])
+        beta = tau  # the scale of the M-series A u^L
+        a = ap[1]
+        aL, aLm1, a2L = ap[L], ap[L - 1], ap[2 * L]
+        D2, d, sig, q2, aq2, c2, qs, rr, S, uu, q3 = scal
+        conv, sq = _conv, _sq
+        Bz = np.empty((p + 1, M), dtype=object)
+        Phi = np.empty((p + 1, n), dtype=object)
+        at = []  # m_psi a^{2L}_j H^j 2^gamma (integers)
+        ct = []  # c2_j H^j 2^phi (integers)
+        gamma = phi = s_phi = None
+        eta = self.eta  # None on the first step until order 0 is done (H^0 = 1 whatever the unit)
+        k_est = min(4, kend)  # first step: the unit is settled after this many orders
+        deadline = sysm.deadline
+        for k in range(kend):
+            if deadline is not None and k % 8 == 0 and time.perf_counter() > deadline:
+                raise _OutOfTime(k)
+            a.append(conv(R, Q))
+            for m in range(2, 2 * L + 1):
+                if m == 2:
+                    ap[2].append(sq(a))
+                elif m == 2 * L:
+                    a2L.append(sq(aL))
+                elif m <= L:
+                    ap[m].append(conv(ap[m - 1], a))
+            for m in range(2, L + 1):
+                pw[m][k] = (_csq(U, k) if m == 2 else _cc(pw[m - 1], U, k)) >> W
+            Pk = _rshift(P[k], shP)
+            Bzk = _imatvec(Am, Pk) >> eA
+            Bz[k] = Bzk
+            ek = eta * k if k else 0
+            if k == 0:
+                e0 = [aL[0] * ((_ZERO + b) * p2(-beta)) - ym for b, ym in zip(Bzk.tolist(), sysm.y)]
+                self.e0 = e0
+                gamma = W - gmpy2.get_exp(m_psi * a2L[0])
+            D2.append((_ZERO + _csq_all(Bz, k)) * p2(-(2 * beta + ek)))
+            d.append(conv(aL, D2) - (_ZERO + Yint.dot(Bzk)) * p2(-(beta + ey + ek)))
+            sig.append(L * conv(aLm1, d))
+            at.append(mpz(m_psi * a2L[k] * p2(ek + gamma)))
+            # y a^L_k at the scale of Σ_j at_{k−j} Bz_j
+            if y_fold:
+                yk = Yint * mpz(m_psi * aL[k] * p2(ek + beta + gamma - ey))
+            else:
+                yk = (Yint * mpz(m_psi * aL[k] * p2(ek + beta + gamma))) >> ey
+            psik = (np.dot(_obj_array(at[k::-1], k + 1), Bz[:k + 1]) - yk) >> W
+            q2.append(sq(Q))
+            aq2.append(conv(a, q2))
+            c2.append(eta_u * conv(aq2, sig))
+            X = _imatvec(At, psik)
+            if k == 0:
+                bl = max(abs(x).bit_length() for x in X.tolist())
+                if bl == 0:
+                    bl = W  # Aᵀψ = 0: any scale
+                s_phi = bl - W
+                phi = beta + gamma - W + eA - s_phi
+            ct.append(mpz(c2[k] * p2(ek + phi)))
+            if L == 2:
+                Phi[k] = _rshift(X, s_phi) + ct[k]
+                udot = _cc(U, Phi, k)
+            else:
+                Phi[k] = _rshift(X, s_phi)
+                udot = _rshift(_cc(Um1, Phi, k), shU) + np.dot(_obj_array(ct[k::-1], k + 1), U[:k + 1])
+            qs.append(conv(Q, sig))
+            if r2:
+                rr.append(sq(R))
+                rdot = -conv(rr, qs)
+            else:
+                rdot = -eta_r * qs[k]
+            Zk = Pk if L == 2 else _rshift(Z[k], shS)  # (L = 2: Z = P, at the common scale already)
+            S.append((_ZERO + sum(Zk.tolist())) * p2(-(mu + ek)))
+            uu.append(m_psi * conv(aL, d) + conv(c2, S))
+            q3.append(conv(q2, Q))
+            qdot = -conv(q3, uu)
+            k1 = k + 1
+            R.append(rdot / k1)
+            Q.append(qdot / k1)
+            if eta is None:  # first step, order 0: a generous provisional unit 2^4 / ν_1
+                eta = self._provisional_unit(U[0], udot, phi, R, Q)
+            sh = phi - eta
+            U[k1] = udot // (k1 << sh) if sh >= 0 else (udot << -sh) // k1
+            if self.first and k1 == k_est:
+                eta = self._settle_unit(eta, k1, R, Q, U, pw, Bz, Phi, at, ct)
+        self._true(U, kend + 1, cU, U_out)
+        self.ints = (U, pw, Bz, Phi, beta, phi, kend)
+        return kend
+
+    def to_mpfr(self, pw_out, Bz_out, Phi_out):
+        """The other integer arrays of :meth:`run` as mpfr (rows ``0..kend-1``) into the ``*_out`` arrays."""
+        U, pw, Bz, Phi, beta, phi, kend = self.ints
+        for m in range(2, self.s.L + 1):
+            self._true(pw[m], kend, self.c[m], pw_out[m])
+        self._true(Bz, kend, [beta] * self.s.M, Bz_out)
+        self._true(Phi, kend, [phi] * self.s.n, Phi_out)
+
+    def _float(self, X, rows, cols_scale, Hf):
+        """Rows ``0..rows-1`` of ``X`` as float64 coefficients scaled by ``Hf^j`` (the float tail's unit), in a
+        ``(p+1, m)`` array; None where an entry leaves float64's range."""
+        F = np.zeros(X.shape, dtype=float)
+        if rows:
+            try:
+                G = X[:rows].astype(float)
+            except OverflowError:
+                return None
+            j = np.arange(rows)
+            G = np.ldexp(G, -np.asarray(cols_scale, dtype=np.int64)[None, :])  # c_j H^j, H = 2^eta
+            F[:rows] = G * ((Hf / self.H) ** j.astype(float))[:, None]  # c_j Hf^j
+            if not np.all(np.isfinite(F[:rows])):
+                return None
+        return F
+
+    def floats(self, Hf):
+        """``(U, {m: U^m}, A u^L, Φ)`` as the float tail's scaled float64 arrays, or None (out of range)."""
+        U, pw, Bz, Phi, beta, phi, kend = self.ints
+        L = self.s.L
+        if not (0.25 <= Hf / self.H <= 4.0):
+            return None
+        out = [self._float(U, kend + 1, self.cU, Hf), {}, self._float(Bz, kend, [beta] * self.s.M, Hf),
+               self._float(Phi, kend, [phi] * self.s.n, Hf)]
+        for m in range(2, L + 1):
+            out[1][m] = self._float(pw[m], kend, self.c[m], Hf)
+        if any(v is None for v in (out[0], out[2], out[3])) or any(v is None for v in out[1].values()):
+            return None
+        return out
+
+
+def _int_matrix(A) -> "_IntMatrix":
+    """:class:`_IntMatrix` of ``A``, kept for the last few matrices (runs on one problem repeat; like the
+    range basis of the invariant check, the exact integer form is a set-up cost of the problem)."""
+    A = np.ascontiguousarray(A, dtype=float)
+    return _int_matrix_cached(A.tobytes(), A.shape, _LIMB_MIN_ENTRIES)  # (the threshold: tests change it)
+
+
+@functools.lru_cache(maxsize=8)
+def _int_matrix_cached(A_bytes: bytes, shape: tuple, _limb_min: int) -> "_IntMatrix":
+    return _IntMatrix(np.frombuffer(A_bytes, dtype=float).reshape(shape))
+
+
 class _System:
     """The flow's data in ``mpfr`` and the recurrences for its Taylor coefficients."""
 
@@ -467,8 +836,8 @@ class _System:
         self.rows_f = [[float(v) for v in row] for row in A]
         self.cols_f = [[float(A[m, i]) for m in range(self.M)] for i in range(self.n)]
         self.y_f = [float(v) for v in problem.y]
-        self.A_obj = _IntMatrix(A)
-        self.At_obj = _IntMatrix(np.asarray(A, dtype=float).T)
+        self.A_obj = _int_matrix(np.asarray(A, dtype=float))
+        self.At_obj = _int_matrix(np.asarray(A, dtype=float).T)
         self.y_obj = np.array(self.y, dtype=object)
         self.A_f = np.array(A, dtype=float)
         self.At_f = np.ascontiguousarray(self.A_f.T)
@@ -485,6 +854,12 @@ class _System:
         self.nfev = 0
         self.used_float = False
         self.deadline = None  # time.perf_counter() value: the jets raise _OutOfTime after it
+        self.fixed_point = True  # WN jets with a time unit run their mpfr orders in fixed point (_FixedJet)
+        self.int_H = None  # the time unit of the last fixed-point jet (None: that jet was all mpfr)
+        self.jets = {"fixed": 0, "mpfr_wn": 0, "mpfr_plain": 0, "float_tail": 0}  # jets computed, by arithmetic
+        yr = [v.as_integer_ratio() for v in self.y_f]
+        self.ey = max([den.bit_length() - 1 for _, den in yr] + [0])
+        self.y_int = _obj_array((gmpy2.mpz(num * ((1 << self.ey) // den)) for num, den in yr), len(yr))
 
     # ---- WN-GF: state (r, q, u) --------------------------------------------------------
     def jet_wn(self, r0, q0, u0, p, k0=None, H_hint=None):
@@ -528,7 +903,25 @@ class _System:
         if k0 is None:
             k0 = p
         deadline = self.deadline
-        for k in range(p):
+        k_start = 0
+        self.int_H = None
+        fx = None
+        if self.fixed_point and FIXED_POINT:
+            fx = _FixedJet(self, r0, q0, u0, p, H_hint)
+            if fx.ok:
+                try:
+                    k_start = fx.run(min(k0, p), R, Q, ap, scal, U)
+                except _NoFixed:
+                    self.fixed_point = False
+                    try:
+                        return self.jet_wn(r0, q0, u0, p, k0, H_hint)
+                    finally:
+                        self.fixed_point = True
+                e0 = fx.e0
+                self.int_H = fx.H
+            else:
+                fx = None
+        for k in range(k_start, p):
             if deadline is not None and k % 8 == 0 and time.perf_counter() > deadline:
                 raise _OutOfTime(k)
             if k == k0:
@@ -539,18 +932,27 @@ class _System:
                     Hf = float(H)
                     fast = abs(math.log10(Hf)) * (k0 + 1) < 200
                     _Tail.convert([R, Q] + [ap[m] for m in range(1, 2 * L + 1)] + scal, H)
-                    U = _arr_to_float(U, k0 + 1, H, Hf, fast)
+                    fl = None if fx is None else fx.floats(Hf)
+                    if fl is None:
+                        if fx is not None:
+                            fx.to_mpfr(pw, Bz, Phi)
+                        U = _arr_to_float(U, k0 + 1, H, Hf, fast)
+                        for m in range(2, L + 1):
+                            pw[m] = _arr_to_float(pw[m], k0, H, Hf, fast)
+                        Bz = _arr_to_float(Bz, k0, H, Hf, fast)
+                        Phi = _arr_to_float(Phi, k0, H, Hf, fast)
+                    else:
+                        U, pw2, Bz, Phi = fl
+                        pw.update(pw2)
                     pw[1] = U
-                    for m in range(2, L + 1):
-                        pw[m] = _arr_to_float(pw[m], k0, H, Hf, fast)
                     P, Um1, Z = pw[L], pw[L - 1], pw[2]
-                    Bz = _arr_to_float(Bz, k0, H, Hf, fast)
-                    Phi = _arr_to_float(Phi, k0, H, Hf, fast)
                     Am, At, y = self.A_f, self.At_f, self.y_farr
                     eta_u = float(eta_u)
                     eta_r = None if eta_r is None else float(eta_r)
                     m_psi = float(m_psi)
                     conv, sq, fs = _conv_f, _sq_f, _sum_f
+                elif fx is not None:  # the tail is refused: go on in mpfr
+                    fx.to_mpfr(pw, Bz, Phi)
             a.append(conv(R, Q))
             for m in range(2, 2 * L + 1):
                 if m == 2:
@@ -600,6 +1002,8 @@ class _System:
                 U[k + 1] = udot * f
         self.nfev += p
         self.used_float = Hf is not None
+        self.jets["fixed" if fx is not None else "mpfr_wn"] += 1
+        self.jets["float_tail"] += Hf is not None
         if Hf is not None:
             R, Q = _Tail.unscale(saved_rq, [R, Q], H)
             U = _Tail.unscale_array(saved_u, U, H)
@@ -653,6 +1057,8 @@ class _System:
                 W[k + 1] = wdot * (Hf / (k + 1))
         self.nfev += p
         self.used_float = Hf is not None
+        self.jets["mpfr_plain"] += 1
+        self.jets["float_tail"] += Hf is not None
         if Hf is not None:
             W = _Tail.unscale_array(saved, W, H)
         return list(W.T), e0
@@ -939,10 +1345,20 @@ class _StepStats:
         self.rejected = 0
 
 
-def _jet(sysm, plain, state, order, k0, h_unit):
+def _unit_ok(sysm, hstep, room, order) -> bool:
+    """The step fits the last jet's fixed-point time unit (or that jet was all mpfr): ``h ≤ H·2^(G/p)``."""
+    return sysm.int_H is None or min(hstep, float(room)) <= sysm.int_H * 2.0 ** (FIXED_GUARD_BITS / order)
+
+
+def _jet(sysm, plain, state, order, k0, h_unit, fixed=True):
     if plain:
+        sysm.int_H = None
         return sysm.jet_plain(state, order, k0, h_unit)
-    return sysm.jet_wn(state[0], state[1], state[2:], order, k0, h_unit)
+    sysm.fixed_point = fixed
+    try:
+        return sysm.jet_wn(state[0], state[1], state[2:], order, k0, h_unit)
+    finally:
+        sysm.fixed_point = True
 
 
 def _step_size(series, order, ln_eps):
@@ -1121,6 +1537,10 @@ class _Run:
                 if self.deadline is not None and time.perf_counter() > self.deadline:
                     raise _OutOfTime(0)
                 hstep, nu_p, nu_all = _step_size(series, order, ln_eps)
+                if not _unit_ok(sysm, hstep, tmax_m - t, order):
+                    # the step outgrew the fixed-point jet's time unit: its truncations could show; redo in mpfr
+                    series, e0 = _jet(sysm, plain, state, order, k0_cur, h_unit, fixed=False)
+                    hstep, nu_p, nu_all = _step_size(series, order, ln_eps)
                 if sysm.used_float and _tail_too_large(series, nu_all, hstep, tmax_m - t, k0_cur, order, eps):
                     series, hstep, nu_p, nu_all = self._redo_tail(state, tmax_m - t, hstep, nu_all, k0_cur, h_unit)
                 if not (hstep > 0) or not math.isfinite(float(t)):
@@ -1175,11 +1595,12 @@ class _Run:
         if k0_cur < k_retry < order:
             series, _ = _jet(sysm, plain, state, order, k_retry, h_unit)
             hstep, nu_p, nu_all = _step_size(series, order, ln_eps)
-            if not (sysm.used_float and _tail_too_large(series, nu_all, hstep, room, k_retry, order, eps)):
+            if not (sysm.used_float and _tail_too_large(series, nu_all, hstep, room, k_retry, order, eps)) and \
+                    _unit_ok(sysm, hstep, room, order):
                 self.k0_cap = max(self.k0_cap, k_retry)  # later steps may start the tail as late
                 return series, hstep, nu_p, nu_all
             stats.rejected += 1
-        series, _ = _jet(sysm, plain, state, order, None, None)
+        series, _ = _jet(sysm, plain, state, order, None, None, fixed=False)
         hstep, nu_p, nu_all = _step_size(series, order, ln_eps)
         return series, hstep, nu_p, nu_all
 
@@ -1206,7 +1627,7 @@ class _Run:
             log_u = log_u - _to_mpf(gmpy2.log(r))
         x_mp = mp_array(_to_mpf(v) for v in x)
         diag = TaylorDiagnostics(
-            order=o["order"], arithmetic=ARITHMETIC, prec_bits=self.prec_bits,
+            order=o["order"], arithmetic=arithmetic_text(**self.sysm.jets), prec_bits=self.prec_bits,
             trunc_tol=10.0 ** (-(o["dps"] + TRUNC_DIGITS)), rank=self.check.rank,
             h_min=stats.h_min if self.nsteps else math.nan, h_max=stats.h_max if self.nsteps else math.nan,
             err_est_max=stats.err_max, err_est_sum=stats.err_sum, float_from_order=o["k0"],

@@ -197,3 +197,21 @@ def test_stability_map_draws_diverged_and_stalled_runs(tmp_path):
     for panel in out.drawn.values():
         assert sum(len(v) for v in panel.values()) == len(rows)
     assert not math.isnan(out.params["mu_ref_median"])
+
+
+def test_scaling_limit_solve_that_runs_out_of_time_is_drawn_as_such(tmp_path):
+    """The matrix-free limit series (issue 17, item 3): a solve that ran out of its time limit keeps
+    the solver's status (``time_limit``, never converged), and is a point in every panel, the time
+    panel on the limit's own axis at its wall time."""
+    from wnbias.experiments import scaling
+
+    out = scaling.run(tmp_path, quick=True, Ns={"gaussian": [100], "dct": [400]}, steps=200,
+                      limit_Ns=[1600, 3200], limit_time_limit=1e-3)
+    rows = read_csv(out.csv)
+    lim = [r for r in rows if r["method"] == scaling.LIMIT_METHOD]
+    assert [r["N"] for r in lim] == [1600, 3200]
+    assert all(r["status"] == "time_limit" and r["rel_error"] is None for r in lim), lim
+    caption = out.caption.read_text()
+    assert account_errors(rows, out.drawn, caption) == []
+    assert set(out.drawn) == {"time_per_iter", "memory", "rel_error"}
+    assert "time_limit in" in caption and f"Runs: {out.run_counts['converged']} of {len(rows)}" in caption

@@ -15,6 +15,7 @@ from numerics._precision import DPS_FLOAT64, K_ACCUMULATED, K_ROUNDOFF, K_SOLVE,
 from numerics._problem import Problem, generate
 
 RTOL = 1e-12
+FULL = "auto-full"  # (r, log u): the invariant and ‖u‖ − 1 are checks, not true by construction (docs/math.md §6.3)
 INV_TOL = tol(DPS_FLOAT64, K_ACCUMULATED)  # accumulated along a trajectory of many steps
 
 
@@ -29,7 +30,7 @@ def _problem(seed, N, M, model="positive"):
 def test_invariants_along_trajectory(seed, L, eta_tilde, rates, model):
     p = _problem(seed, 10, 4, model)
     cfg = FlowConfig(L=L, r0=1.0, eta_r=eta_tilde, eta_u=1.0, rates=rates)
-    res = integrate(p, cfg, t_max=50.0, rtol=RTOL, loss_tol=0.0)
+    res = integrate(p, cfg, t_max=50.0, rtol=RTOL, loss_tol=0.0, method=FULL)
     assert res.status is Status.NOT_CONVERGED  # loss_tol 0 is never reached: never a claimed limit
     assert len(res.t) > 5
     # h ∈ range(Aᵀ) (docs/math.md §3.3–3.5), computed from the (r, log u) state: not by construction
@@ -45,7 +46,7 @@ def test_invariant_check_is_not_vacuous():
     # a state off the trajectory breaks the invariant: the check can fail
     p = _problem(1, 10, 4)
     cfg = FlowConfig(L=2, r0=1.0, eta_r=0.5)
-    res = integrate(p, cfg, t_max=5.0, rtol=RTOL, loss_tol=0.0)
+    res = integrate(p, cfg, t_max=5.0, rtol=RTOL, loss_tol=0.0, method=FULL)
     from numerics._quantities import kernel_projector
     P = kernel_projector(p.A_eff)
     v = np.log(res.u_final)
@@ -77,7 +78,9 @@ def test_state_is_bregman_projection_at_every_time(seed, L, eta_tilde, rates):
 
     p = _problem(seed, 12, 5)
     cfg = FlowConfig(L=L, r0=1.0, eta_r=eta_tilde, eta_u=1.0, rates=rates)
-    res = integrate(p, cfg, t_max=30.0, rtol=RTOL, loss_tol=0.0)
+    # (r, log u): in the dual coordinates λ the state is this projection by construction (§6.3)
+    res = integrate(p, cfg, t_max=30.0, rtol=RTOL, loss_tol=0.0, method=FULL)
+    assert res.diagnostics.coordinates == "r_log_u"
     A = p.A_eff
     x = res.x_final
     log_rho = F.log_rho(res.r_final, cfg.r0, cfg.eta_tilde) if rates == "constant" else 0.0
@@ -94,7 +97,7 @@ def test_limit_is_the_bregman_projection_and_gap_within_bound(seed, L, eta_tilde
     p = _problem(seed, 12, 5)
     cfg = FlowConfig(L=L, r0=1.0, eta_r=eta_tilde, eta_u=1.0)
     ny2 = float(p.y @ p.y)
-    res = integrate(p, cfg, t_max=1e7, rtol=RTOL, loss_tol=0.5 * ny2 * 1e-18)
+    res = integrate(p, cfg, t_max=1e7, rtol=RTOL, loss_tol=0.5 * ny2 * 1e-18, method=FULL)
     assume(res.status is Status.CONVERGED)  # the finite-time test above covers every draw
     rep = analyze(p, cfg, res.r_final, res.u_final, log_u=res.log_u_final)
     assert rep.bregman_status is Status.CONVERGED
@@ -111,7 +114,7 @@ def test_rates_r2_and_plain_have_no_magnification():
     p = _problem(4, 12, 5)
     for rates in ("r2", "plain"):
         cfg = FlowConfig(L=2, r0=0.5, rates=rates)
-        res = integrate(p, cfg, t_max=1e7, rtol=RTOL, loss_tol=0.5 * float(p.y @ p.y) * 1e-20)
+        res = integrate(p, cfg, t_max=1e7, rtol=RTOL, loss_tol=0.5 * float(p.y @ p.y) * 1e-20, method=FULL)
         assert res.status is Status.CONVERGED, res.message
         rep = analyze(p, cfg, res.r_final, res.u_final, log_u=res.log_u_final)
         assert rep.log_rho == 0.0
@@ -211,7 +214,7 @@ def test_nan_inside_the_step_loop_ends_the_run(monkeypatch):
     monkeypatch.setattr(_Flow, "_rhs", poisoned)
     p = _problem(1, 10, 4)
     t0 = time.perf_counter()
-    res = integrate(p, FlowConfig(L=2, r0=1.0, eta_r=0.5), t_max=1e4, time_limit=5.0)
+    res = integrate(p, FlowConfig(L=2, r0=1.0, eta_r=0.5), t_max=1e4, time_limit=5.0, method=FULL)
     assert time.perf_counter() - t0 < HANG_GUARD_S
     assert res.status is Status.DIVERGED and "non-finite" in res.message, res.message
     assert res.t_final > 0 and np.isfinite(res.r_final)
@@ -376,7 +379,7 @@ def test_small_eta_accuracy_matches_a_tight_reference():
     sup = ref.x_final > 1e-6 * np.max(ref.x_final)
     assert np.max(np.abs(res.x_final[sup] - ref.x_final[sup]) / ref.x_final[sup]) <= 1e-9
     assert res.invariant_residual[-1] <= 1e-10
-    assert "(r, log u)" in res.diagnostics.field and not F64.SHIFT_CONSTANT_RATES
+    assert res.diagnostics.coordinates == "r_log_u" and not F64.SHIFT_CONSTANT_RATES
 
 
 def test_loss_monotone_at_every_accepted_step():
@@ -459,6 +462,15 @@ def test_result_fields_are_typed_and_filled():
     assert res.loss_final_exact <= res.loss_tol
     d = res.to_dict()
     assert d["status"] == "converged" and d["diagnostics"]["rtol"] == res.diagnostics.rtol
+    # the coordinates are typed: the default stays in λ here (the invariant is not checked), auto-full does not
+    assert res.diagnostics.coordinates == "lambda" and res.diagnostics.invariant_checked_from is None
+    assert d["diagnostics"]["coordinates"] == "lambda" and d["diagnostics"]["invariant_checked_from"] is None
+    full = integrate(p, cfg, t_max=1e6, method=FULL).to_dict()["diagnostics"]
+    assert full["coordinates"] == "r_log_u" and full["invariant_checked_from"] == 0.0
+    with pytest.raises(ValueError, match="coordinates"):
+        Float64Diagnostics(rtol=1e-10, atol=1e-10, field="", coordinates="polar")
+    with pytest.raises(ValueError, match="invariant_checked_from"):
+        Float64Diagnostics(rtol=1e-10, atol=1e-10, field="", coordinates="lambda", invariant_checked_from=0.0)
 
 
 def test_auto_switches_on_its_stiffness_estimate():
@@ -466,7 +478,7 @@ def test_auto_switches_on_its_stiffness_estimate():
     stability-bound, then BDF; the switch is recorded.  The stiff tail of WN-GF (docs/math.md §6)."""
     p = _problem(11, 12, 5)
     cfg = FlowConfig(L=3, r0=1.0, eta_r=0.1)
-    res = integrate(p, cfg, t_max=1e5, loss_tol=0.0, rtol=RTOL)
+    res = integrate(p, cfg, t_max=1e5, loss_tol=0.0, rtol=RTOL, method=FULL)
     switches = res.diagnostics.method_switches
     assert len(switches) == 1 and switches[0][0] == "BDF" and 0 < switches[0][1] < 1e5, switches
     dop = integrate(p, cfg, t_max=switches[0][1], loss_tol=0.0, method="DOP853", rtol=RTOL)

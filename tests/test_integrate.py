@@ -26,6 +26,20 @@ def test_float64_engine_by_default():
     assert res.loss_final <= res.loss_tol
 
 
+def test_float64_methods_say_which_coordinates_they_integrated():
+    """The default ``"auto"`` integrates the dual coordinates λ (the invariant holds by construction,
+    docs/math.md §6.3); ``"auto-full"`` and the scipy stepper names integrate (r, log u), where the
+    invariant residual is a check from t = 0: typed in the diagnostics, not left to the free text."""
+    auto = integrate(PROBLEM, CONFIG, t_max=1e4).diagnostics
+    assert auto.coordinates in ("lambda", "lambda_then_r_log_u")
+    assert (auto.invariant_checked_from is None) == (auto.coordinates == "lambda")
+    for method in ("auto-full", "DOP853"):
+        d = integrate(PROBLEM, CONFIG, t_max=1e4, method=method).diagnostics
+        assert d.coordinates == "r_log_u" and d.invariant_checked_from == 0.0, method
+    d = integrate(PROBLEM, CONFIG, t_max=1e4, method="reduced").diagnostics
+    assert d.coordinates.startswith("lambda")
+
+
 def test_dps_runs_the_taylor_engine_at_that_precision():
     res = integrate(PROBLEM, CONFIG, dps=20, t_max=0.5)
     assert isinstance(res, FlowResult) and res.dps == 20

@@ -206,6 +206,34 @@ def test_dask_local_cluster_gives_identical_records(tmp_path):
     assert all(r["status"] in ("converged", "not_converged", "diverged") for r in local.values())
 
 
+def test_a_shared_executor_gives_identical_records_and_stays_open(tmp_path):
+    """``run_sweep(executor=...)`` (the cluster ``wnbias reproduce --dask-local`` shares with its
+    experiments): the same records as a local run, and the executor's owner keeps it open."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from wnbias.sweep import SweepInputError
+
+    spec = _spec({"eta_tilde": [0.1, 1.0], "seed": [0, 1]})
+    run_sweep(spec, tmp_path / "local", workers=1, progress=False)
+
+    class Shared(ThreadPoolExecutor):
+        closed = []
+
+        def shutdown(self, wait=True, **kw):  # the sweep's view is closed; the pool itself stays up
+            self.closed.append(wait)
+
+    pool = Shared(max_workers=2)
+    try:
+        s = run_sweep(spec, tmp_path / "shared", backend="dask", executor=pool, executor_workers=2, progress=False)
+        assert s.computed == 4 and s.failed == 0 and s.backend == "dask" and pool.closed == [True]
+        assert pool.submit(lambda: 7).result() == 7  # still usable
+    finally:
+        ThreadPoolExecutor.shutdown(pool)
+    assert _numbers(load_records(tmp_path / "local")) == _numbers(load_records(tmp_path / "shared"))
+    with pytest.raises(SweepInputError, match="backend='dask'"):
+        run_sweep(spec, tmp_path / "bad", backend="local", executor=pool, progress=False)
+
+
 def test_task_errors_are_recorded_and_retried(tmp_path):
     spec = _spec({"seed": [0]}, params={**TINY, "truth": "no_such_truth"})
     s = run_sweep(spec, tmp_path, workers=1, progress=False)

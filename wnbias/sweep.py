@@ -703,7 +703,12 @@ def dask_backend(address: Optional[str] = None, n_workers: Optional[int] = None,
                                dashboard_address=None)
         client = Client(cluster)
     workers = len(client.scheduler_info().get("workers", {})) or (n_workers or 1)
+    return ExecutorBackend("dask", client.get_executor(pure=False), workers, on_close=dask_closer(client, cluster))
 
+
+def dask_closer(client, cluster=None):
+    """A function that closes ``client`` and then ``cluster`` (a ``LocalCluster`` this process started,
+    or None for a remote scheduler's), even when closing the client raises."""
     def close() -> None:
         try:
             client.close()
@@ -711,7 +716,15 @@ def dask_backend(address: Optional[str] = None, n_workers: Optional[int] = None,
             if cluster is not None:
                 cluster.close()
 
-    return ExecutorBackend("dask", client.get_executor(pure=False), workers, on_close=close)
+    return close
+
+
+def shared_backend(executor, workers: int) -> ExecutorBackend:
+    """The Dask backend on an executor that other work shares (``wnbias reproduce --dask-local`` /
+    ``--scheduler`` hands its cluster's dispatcher): ``executor`` is a ``concurrent.futures.Executor``
+    for this sweep alone, whose ``shutdown`` cancels only this sweep's tasks and leaves the cluster
+    open; ``workers`` sets the number of tasks kept in flight."""
+    return ExecutorBackend("dask", executor, max(1, int(workers)))
 
 
 # --------------------------------------------------------------------------------------
@@ -924,31 +937,38 @@ def run_sweep(
     retry_failed: bool = True,
     on_record: Optional[Callable[[dict], None]] = None,
     note: Callable[[str], None] = _stderr_note,
+    executor=None,
+    executor_workers: Optional[int] = None,
 ) -> SweepSummary:
     """Run every task of ``spec`` that has no valid record in ``out/records``.
 
     ``backend``: ``"local"`` (processes; ``workers`` of them) or ``"dask"`` (``scheduler``
-    address, or a LocalCluster of ``dask_local`` workers).  ``on_record`` is called with each
+    address, or a LocalCluster of ``dask_local`` workers, or a shared ``executor`` on a cluster that
+    stays open, with ``executor_workers`` workers: :func:`shared_backend`).  ``on_record`` is called with each
     record after it is on disk; ``note`` receives messages (default: stderr).
 
     Before any task runs: ``out`` is checked (a writable directory; :class:`SweepInputError`
     otherwise) and locked (:class:`SweepBusy` if another sweep runs there), and ``scheduler`` is
     checked.  At most a few tasks per worker are in flight, so memory stays bounded and Ctrl-C is
     prompt: it stops the workers and raises :class:`SweepInterrupted` (finished records stay).
-    A record or ``results.csv`` that cannot be written, or a lost worker pool, raises
-    :class:`SweepIncomplete` after the work, with the unsaved records.
+    A record or ``results.csv`` that cannot be written, a lost worker pool, or tasks cancelled by the
+    owner of a shared ``executor`` (its reason says which) raise :class:`SweepIncomplete` after the
+    work, with the unsaved records.
     """
     if backend not in ("local", "dask"):
         raise SweepInputError(f"backend must be 'local' or 'dask', got {backend!r}")
     if backend == "dask" and scheduler:
         check_scheduler_address(scheduler)
+    if executor is not None and backend != "dask":
+        raise SweepInputError(f"a shared executor needs backend='dask', got {backend!r}")
     out = Path(out)
     rec_dir = out / "records"
     lock = _prepare_out(out, note)
     try:
         return _run_locked(spec, out, rec_dir, backend=backend, workers=workers, scheduler=scheduler,
                            dask_local=dask_local, dask_processes=dask_processes, progress=progress,
-                           retry_failed=retry_failed, on_record=on_record)
+                           retry_failed=retry_failed, on_record=on_record, executor=executor,
+                           executor_workers=executor_workers)
     finally:
         lock.release()
 
@@ -983,7 +1003,7 @@ def _scan(spec: SweepSpec, rec_dir: Path, retry_failed: bool):
 
 
 def _run_locked(spec, out, rec_dir, *, backend, workers, scheduler, dask_local, dask_processes, progress,
-                retry_failed, on_record) -> SweepSummary:
+                retry_failed, on_record, executor=None, executor_workers=None) -> SweepSummary:
     _remove_stale_temps(rec_dir, out)
     todo, total, skipped, invalid = _scan(spec, rec_dir, retry_failed)
     try:
@@ -1001,6 +1021,8 @@ def _run_locked(spec, out, rec_dir, *, backend, workers, scheduler, dask_local, 
     if todo:
         if backend == "local":
             be = local_backend(workers)
+        elif executor is not None:
+            be = shared_backend(executor, executor_workers or workers or 1)
         else:
             be = dask_backend(scheduler, dask_local if dask_local else (workers or 1), processes=dask_processes)
         window = max(2 * be.workers, 4)
@@ -1027,6 +1049,10 @@ def _run_locked(spec, out, rec_dir, *, backend, workers, scheduler, dask_local, 
                             outcome = fut.result()
                         except KeyboardInterrupt:
                             raise
+                        except _CANCELLED:  # cancelled by whoever owns the executor: being stopped, not lost
+                            problem = problem or (f"the {be.name} backend cancelled a task (the executor is being "
+                                                  "shut down); the records saved so far stay, a rerun resumes")
+                            continue
                         except Exception as exc:  # noqa: BLE001 - execute_task never raises: the backend failed
                             problem = problem or (f"the {be.name} backend lost a task ({type(exc).__name__}: {exc}); "
                                                   "a worker may have been killed (out of memory?)")
@@ -1065,6 +1091,18 @@ def _run_locked(spec, out, rec_dir, *, backend, workers, scheduler, dask_local, 
         raise SweepIncomplete(f"cannot write {out / 'results.csv'} ({exc.strerror or exc}); the records are saved",
                               summary(), (), rows, csv_failed=True) from None
     return summary()
+
+
+def _cancelled_types() -> tuple:
+    import asyncio
+    from concurrent.futures import CancelledError
+
+    return (CancelledError, asyncio.CancelledError)
+
+
+_CANCELLED = _cancelled_types()
+"""A task's future raised one of these: it was cancelled (a shared executor shutting down, Ctrl-C in
+the process that owns it), which is not a lost worker."""
 
 
 def _keys(spec: SweepSpec) -> set:

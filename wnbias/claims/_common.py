@@ -170,6 +170,12 @@ def effective_dps(dps: Optional[int]) -> int:
     return DPS_FLOAT64 if dps is None else check_mp_dps(dps)
 
 
+FLOAT64_CHECK_METHOD = "auto-full"
+"""The float64 method of every claim's flow: DOP853, then BDF, in the original ``(r, log u)``
+coordinates (``numerics.integrate``'s default ``"auto"`` may integrate the dual coordinates ``λ``,
+where the invariant of §3.3 holds by construction: docs/math.md §6.3)."""
+
+
 def integrate(problem, config, dps: Optional[int], *, t_max: float, loss_tol: Optional[float] = None,
               time_limit: Optional[float] = FLOW_TIME_LIMIT):
     """The flow through the one public ``integrate`` (``dps=None``: float64 at ``rtol =`` :data:`RTOL64`;
@@ -181,8 +187,10 @@ def integrate(problem, config, dps: Optional[int], *, t_max: float, loss_tol: Op
         return hit[1]
     run = public("integrate")
     dps = None if dps is None else check_mp_dps(dps)
+    # float64: the (r, log u) coordinates ("auto-full"), never the dual coordinates λ in which the
+    # invariant holds by construction (docs/math.md §6.3: the check must integrate (r, u))
     res = run(problem, config, dps=dps, t_max=t_max, loss_tol=loss_tol, time_limit=time_limit,
-              rtol=RTOL64 if dps is None else None)
+              rtol=RTOL64 if dps is None else None, **({"method": FLOAT64_CHECK_METHOD} if dps is None else {}))
     _RUNS[key] = (problem, res)
     return res
 

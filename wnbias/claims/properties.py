@@ -22,8 +22,8 @@ from numerics._status import NumericalError, Status
 from numerics._precision import DPS_FLOAT64, K_ACCUMULATED, K_ROUNDOFF, K_SOLVE, tol
 from numerics._arith import to_float
 from wnbias.claims._common import (
-    F, log_beta_of, log_u_of, plain_invariant_of, project, public, relative_kernel_residual, w_distance,
-    wn_invariant,
+    FLOAT64_CHECK_METHOD, F, log_beta_of, log_u_of, plain_invariant_of, project, public, relative_kernel_residual,
+    w_distance, wn_invariant,
 )
 from wnbias.claims.limits import LIMIT_TIME_LIMIT
 from wnbias.claims.registry import AssumptionFailed, need
@@ -170,7 +170,8 @@ def p_converges(problem, config, variant=""):
     tail — is still making progress: the residual fell over the last decade of time and no
     checkpoint increased it.  A stall at a nonzero loss is a counterexample."""
     integrate = public("integrate")
-    res = integrate(problem, config, t_max=T_CONVERGE)
+    # the (r, log u) coordinates: evidence about the flow, not about the dual coordinates λ (docs/math.md §6.3)
+    res = integrate(problem, config, t_max=T_CONVERGE, method=FLOAT64_CHECK_METHOD)
     st = res.status
     if st is Status.INCONSISTENT or st is Status.TRIVIAL:
         return Outcome(None, note=res.message)

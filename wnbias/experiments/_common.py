@@ -264,40 +264,60 @@ def top_singular2(B, *, rtol: float = 1e-6) -> float:
     return float(s1) ** 2
 
 
-def curvature(problem, L: int, w_ref: np.ndarray) -> float:
+def curvature(problem, L: int, w_ref: np.ndarray, *, rtol: float = 1e-6, on_A: bool = False) -> float:
     """``‖L · A_eff diag(w_ref^{L−1})‖₂²``: the loss Hessian's largest eigenvalue at zero residual
     and weights ``w_ref`` (the Gauss–Newton part, exact at a solution).  ``A_eff`` may be a matrix-free
-    ``LinearOperator`` (then so is the product)."""
-    A = problem.A_eff
-    d = L * np.asarray(w_ref, dtype=float) ** (L - 1)
-    if isinstance(A, np.ndarray):
-        return top_singular2(A * d[None, :])
+    ``LinearOperator`` (then so is the product).  ``rtol``: ARPACK's relative tolerance
+    (:func:`top_singular2`).
+
+    ``on_A``: the same eigenvalue from the products of ``problem.A`` alone, with no ``[A, −A]`` or
+    scaled copy formed (for sizes where each would take gigabytes): for the signed model
+    ``A_eff diag(d)² A_effᵀ = A diag(d₊² + d₋²) Aᵀ`` (``d = L w_ref^{L−1}`` split into its two
+    halves), so ``‖A_eff diag(d)‖₂² = ‖A diag(√(d₊² + d₋²))‖₂²``, at half the cost per product; the
+    operator is matrix-free even for a dense ``A``."""
     from scipy.sparse.linalg import LinearOperator
 
+    d = L * np.asarray(w_ref, dtype=float) ** (L - 1)
+    if on_A:
+        A = problem.A
+        N = A.shape[1]
+        e = np.sqrt(d[:N] ** 2 + d[N:] ** 2) if problem.model == "signed" else d
+        B = LinearOperator(A.shape, matvec=lambda v: A @ (e * np.ravel(v)),
+                           rmatvec=lambda r: e * (A.T @ np.ravel(r)), dtype=float)
+        return top_singular2(B, rtol=rtol)
+    A = problem.A_eff
+    if isinstance(A, np.ndarray):
+        return top_singular2(A * d[None, :], rtol=rtol)
     B = LinearOperator(A.shape, matvec=lambda v: A @ (d * np.ravel(v)), rmatvec=lambda r: d * (A.T @ np.ravel(r)),
                        dtype=float)
-    return top_singular2(B)
+    return top_singular2(B, rtol=rtol)
 
 
-def gd_step(problem, L: int, alpha: float, z_ref: np.ndarray, c: float = 1.0) -> float:
+def gd_step(problem, L: int, alpha: float, z_ref: np.ndarray, c: float = 1.0, *, rtol: float = 1e-6,
+            on_A: bool = False) -> float:
     """The GD step ``μ = c / λ_max`` with the curvature at ``w_ref = max(z_ref^{1/L}, α)``.
 
     ``z_ref`` (user coordinates) is where the run is expected to end; the ℓ1 minimiser is a good
     choice for small ``α``.  ``c < 2`` is stable near that point; ``c = 1`` leaves a factor 2.
+    ``rtol``, ``on_A``: how the curvature is computed (:func:`curvature`).
     """
     w = np.maximum(effective(problem, z_ref) ** (1.0 / L), float(alpha))
-    return c / curvature(problem, L, w)
+    return c / curvature(problem, L, w, rtol=rtol, on_A=on_A)
 
 
-def wn_step(problem, L: int, r0: float, eta_tilde: float, z_ref: np.ndarray, c: float = 1.0) -> float:
+def wn_step(problem, L: int, r0: float, eta_tilde: float, z_ref: np.ndarray, c: float = 1.0, *,
+            rtol: float = 1e-6, on_A: bool = False, base: float | None = None) -> float:
     """The WN-GD step (``η_u = 1``): the GD step divided by ``max(r², η̃)``.
 
     One WN-GD step moves ``w`` by about ``μ r²`` tangentially and ``μ η̃`` radially, so this keeps
     the effective step of ``w`` near the GD one, with ``r`` bounded by ``max(r₀, ‖w_ref‖)``.
+    ``base``: the GD step at ``α = r₀/√n`` (:func:`gd_step` with the same ``c``, ``rtol``, ``on_A``)
+    when the caller has it already, so that its curvature is not computed twice.
     """
     w = effective(problem, z_ref) ** (1.0 / L)
     r_est2 = float(np.sum(w * w))
-    base = gd_step(problem, L, r0 / math.sqrt(problem.n), z_ref, c)
+    if base is None:
+        base = gd_step(problem, L, r0 / math.sqrt(problem.n), z_ref, c, rtol=rtol, on_A=on_A)
     return base / max(r0 * r0, r_est2, float(eta_tilde))
 
 
@@ -493,9 +513,12 @@ class RunPlot:
     def kinds_drawn(self) -> list:
         return [k for k in RUN_KINDS if any(a[1] == k for a in self._artists)]
 
-    def drawn(self, fig) -> dict:
-        """``{panel: {kind: [row indices]}}`` of the points visible in ``fig``."""
-        fig.canvas.draw()  # settle the autoscaled limits
+    def drawn(self, fig, *, settle: bool = True) -> dict:
+        """``{panel: {kind: [row indices]}}`` of the points visible in ``fig``.  ``settle=False``
+        when ``fig`` was rendered since its last change (``savefig`` settles the autoscaled limits
+        as a draw does): the limits are then read as they are, without a second render."""
+        if settle:
+            fig.canvas.draw()  # settle the autoscaled limits
         live = {id(c) for ax in fig.axes for c in ax.collections}
         out: dict = {}
         for panel, kind, coll, rows in self._artists:
@@ -529,8 +552,8 @@ def finish(out_dir, name: str, fig, runplot: RunPlot, rows: Sequence[dict], capt
     """Read back what ``fig`` shows of each run, write the three files, return the output record."""
     import time
 
-    drawn = runplot.drawn(fig)
-    png, csv, cap = save_outputs(out_dir, name, fig, rows, caption)
+    png, csv, cap = save_outputs(out_dir, name, fig, rows, caption)  # renders the figure once
+    drawn = runplot.drawn(fig, settle=False)  # what that render showed
     return ExperimentOutput(name, png, csv, cap, params, time.perf_counter() - t0, len(rows), drawn=drawn,
                             run_counts=run_counts(rows, key))
 

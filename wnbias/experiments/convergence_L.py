@@ -5,10 +5,16 @@ Random small problems (``L = 3, 4``; sparse positive, sparse signed and Gaussian
 η̃ and r₀) run through the sweep engine (task ``convergence_run`` of
 :mod:`wnbias.experiments.tasks`, one resumable record per problem in ``<out>/convergence_L_sweep``).
 For each: the limit from :func:`numerics.limit_solve` (docs/math.md §4) and the float64 flow from
-:func:`numerics.integrate`, each under a wall-time limit, and the relative distance between the
+:func:`numerics.integrate` in ``(r, log u)`` (``method="auto-full"``: not the dual coordinates of
+``"auto"``, which build the invariant in), each under a wall-time limit, and the relative distance between the
 flow's end point and the limit.  Every problem is a row of the CSV and a point of the figure; every
 problem whose flow did not reach the limit is also written as a one-task sweep file
 ``convergence_L_misses/<key>.toml`` (``wnbias sweep FILE --out DIR`` re-runs it).
+
+Cost: the defaults are 300 problems, 30 s per flow (``method="auto-full"``), 20 s per limit solve,
+``t_max = 10⁸``; about 500 CPU-seconds in all (docs/experiments.md, "Cost"), most of it 30-digit
+limit solves that run out of their 20 s.  Under ``wnbias reproduce --dask-local``/``--scheduler``
+the problems go to the experiments' shared cluster (``executor``).
 """
 
 from __future__ import annotations
@@ -80,7 +86,12 @@ def miss_toml(task: str, params: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **overrides) -> C.ExperimentOutput:
+def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, executor=None, executor_workers=None,
+        **overrides) -> C.ExperimentOutput:
+    """Run the sweep (resuming from ``<out>/convergence_L_sweep``) and draw it.  ``executor``: a
+    ``concurrent.futures.Executor`` on a cluster shared with other work (``wnbias reproduce
+    --dask-local`` / ``--scheduler``), with ``executor_workers`` workers; without it, the problems
+    run on ``settings["workers"]`` local processes.  The records are the same either way."""
     from wnbias.io import atomic_write
     from wnbias.sweep import expand, load_records, run_sweep, task_key
 
@@ -91,8 +102,9 @@ def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **
     out_dir = Path(out_dir)
     spec = expand(sweep_config(s))
     sweep_dir = out_dir / f"{NAME}_sweep"
-    run_sweep(spec, sweep_dir, backend="local", workers=s["workers"], progress=False, on_record=lambda rec: tick(),
-              note=lambda msg: None)
+    where = (dict(backend="dask", executor=executor, executor_workers=executor_workers) if executor is not None
+             else dict(backend="local", workers=s["workers"]))
+    run_sweep(spec, sweep_dir, progress=False, on_record=lambda rec: tick(), note=lambda msg: None, **where)
     by_key = {r["key"]: r for r in load_records(sweep_dir, task=spec.task)}
     rows = []
     for params in spec.params:  # the sweep's own order: every problem drawn, each once
@@ -182,7 +194,8 @@ def _caption(rows, s):
         f"r₀ log-uniform in [{s['r0'][0]:g}, {s['r0'][1]:g}], η_u = 1. Each problem: the limit x_∞ from the scalar "
         f"root (numerics.limit_solve: float64, and where that does not converge at {s['limit_dps']} digits; at most "
         f"{s['limit_time_limit']:g} s each) and the float64 flow "
-        f"(numerics.integrate, to t = {s['t_max']:g} or {s['flow_time_limit']:g} s of wall time); the flow *reached* "
+        f"(numerics.integrate in (r, log u), method auto-full, to t = {s['t_max']:g} or {s['flow_time_limit']:g} s "
+        f"of wall time); the flow *reached* "
         f"the limit when it CONVERGED (its own steady-state test) within {AGREE_REL:g} relative distance of x_∞. "
         "Top: every problem is a marker (its flow's status: filled = converged, open = not converged, × = diverged, "
         "+ = failed), colour = L; bottom: the empirical distributions. The CSV has every parameter of every problem; "

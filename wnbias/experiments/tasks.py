@@ -225,6 +225,13 @@ relative distance of it (measured: 1e-12 to 1e-8); a flow that converged somewhe
 the distance between two zero-loss points, which is of order one."""
 
 
+CONVERGENCE_FLOW_METHOD = "auto-full"
+"""The float64 stepper of ``convergence_run``: the flow integrated in ``(r, log u)`` (DOP853, then BDF
+where the steps are stability-bound), not the dual coordinates ``λ`` of ``method="auto"``, which
+keep the invariant by construction (docs/math.md §6.3): the end point is then a check of the limit
+the scalar root predicts that shares nothing with it but the vector field."""
+
+
 def convergence_run(
     kind: str = "sparse_positive", N: int = 30, M: int = 10, seed: int = 0, k: Optional[int] = None, L: int = 3,
     r0: float = 1.0, eta_tilde: float = 0.1, flow_time_limit: float = 30.0, limit_time_limit: float = 20.0,
@@ -237,7 +244,8 @@ def convergence_run(
     :func:`numerics.limit_solve` (float64, at most ``limit_time_limit`` s; where float64 does not
     converge, once more at ``limit_dps`` digits from the exact parameters, in the same time budget:
     ``limit_precision`` says which), the flow from
-    :func:`numerics.integrate` (float64, to ``t_max`` or ``flow_time_limit`` s of wall time).
+    :func:`numerics.integrate` (float64 in ``(r, log u)``, :data:`CONVERGENCE_FLOW_METHOD`, to ``t_max``
+    or ``flow_time_limit`` s of wall time).
     ``outcome``: ``"reached"`` (the flow CONVERGED within :data:`AGREE_REL` of the limit),
     ``"elsewhere"`` (it CONVERGED, farther away: a counterexample candidate), ``"not_converged"``
     (the flow's status is not CONVERGED), ``"no_limit"`` (the limit solver failed).  ``status`` is
@@ -258,7 +266,8 @@ def convergence_run(
         if lim.status is not Status.CONVERGED and limit_dps is not None:
             lim = limit_solve(p, config, dps=int(limit_dps), time_limit=float(limit_time_limit))
             limit_precision = f"dps={int(limit_dps)}"
-        flow = integrate(p, config, t_max=float(t_max), time_limit=float(flow_time_limit))
+        flow = integrate(p, config, t_max=float(t_max), time_limit=float(flow_time_limit),
+                         method=CONVERGENCE_FLOW_METHOD)
     out = {"status": flow.status.value, "limit_status": lim.status.value, "limit_precision": limit_precision,
            "n": int(p.n), "model": p.model,
            "t_final": float(flow.t_final), "flow_wall_s": float(flow.wall_time), "limit_wall_s": float(lim.wall_time),
@@ -266,7 +275,7 @@ def convergence_run(
            "r_inf": None, "dist_x": None, "dist_r": None, "magnified": None,
            "flow_message": (flow.message or "").splitlines()[0][:200] if flow.message else "",
            "limit_message": (lim.message or "").splitlines()[0][:200] if lim.message else "",
-           "precision": "float64", "exact": exact}
+           "flow_method": CONVERGENCE_FLOW_METHOD, "precision": "float64", "exact": exact}
     if lim.status is Status.CONVERGED:
         x_inf = np.array([float(v) for v in np.ravel(lim.x_inf)])  # float64 or mpf: rounded once
         x_t = np.asarray(flow.x_final, dtype=float)
