@@ -334,18 +334,20 @@ class _Flow:
             dE_dr, kap_r, kap_m = 0.0, 1.0, -2.0
         return r, v.size, ubar, x, g, Hx, p, e_r, dE_dr, kap_r, kap_m, e_u * r / (m * m)
 
+    def _jac_sigma(self, r, n, ubar, x, g, Hx, p):
+        """The pieces of σ shared by :meth:`_jac` and :meth:`jac_lowrank`: ``(ū^{L−2}, a = ū^{L−2} g, σ,
+        ∂σ/∂r, ∂σ/∂v)``, the derivatives from theory/ (theory/jacobian.py, generated into numerics._derived)."""
+        L = self.L
+        ul2 = np.ones(n) if L == 2 else ubar ** (L - 2)
+        a = ul2 * g
+        sigma = (L / r) * float(x @ g)
+        Sq = float((x * (g + Hx)).sum())
+        return (ul2, a, sigma, _D.jac_dsigma_dr(sigma, Sq, r, L, np), _D.jac_dsigma_dv(x, g, Hx, Sq, p, r, L, np))
+
     def _jac(self, t, z):
         L = self.L
         r, n, ubar, x, g, Hx, p, e_r, dE_dr, kap_r, kap_m, K = self._jac_common(z)
-        ul2 = np.ones(n) if L == 2 else ubar ** (L - 2)
-        a = ul2 * g
-        Sx = float(x @ g)
-        sigma = (L / r) * Sx
-        q = x * (g + Hx)
-        Sq = float(q.sum())
-        # the pieces exported from theory/ (theory/jacobian.py, generated into numerics._derived)
-        dsig_dr = _D.jac_dsigma_dr(sigma, Sq, r, L, np)
-        dsig_dv = _D.jac_dsigma_dv(x, g, Hx, Sq, p, r, L, np)
+        ul2, a, sigma, dsig_dr, dsig_dv = self._jac_sigma(r, n, ubar, x, g, Hx, p)
         da_dr = _D.jac_da_dr(ul2, Hx, r, L, np)
         # ∂a/∂v: jac_da_dv with ū_i^{L−2} H_ij x_j given as (C B)_ij, C = diag(ū^{L−2}) Aᵀ, B = A diag(x)
         C = self.AT * ul2[:, None]
@@ -372,14 +374,7 @@ class _Flow:
         r, n, ubar, x, g, Hx, p, e_r, dE_dr, kap_r, kap_m, K = self._jac_common(z)
         M = self.A.shape[0]
         P = L * r ** (L - 1)
-        ul2 = np.ones(n) if L == 2 else ubar ** (L - 2)
-        a = ul2 * g
-        Sx = float(x @ g)
-        sigma = (L / r) * Sx
-        q = x * (g + Hx)
-        Sq = float(q.sum())
-        dsig_dr = _D.jac_dsigma_dr(sigma, Sq, r, L, np)
-        dsig_dv = _D.jac_dsigma_dv(x, g, Hx, Sq, p, r, L, np)
+        ul2, a, sigma, dsig_dr, dsig_dv = self._jac_sigma(r, n, ubar, x, g, Hx, p)
         CAx = ul2 * Hx
         base = P * a - sigma
         U = np.zeros((n + 1, M + 4))
