@@ -12,13 +12,14 @@ PYTEST_WORKERS ?= 2
 # and oversubscribed BLAS threads made the float64 integrator ~3x slower in wall time.
 TEST_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: verify test test-fast notebooks bench bench-quick reproduce clean help
+.PHONY: verify test test-fast notebooks bench bench-long bench-quick reproduce clean help
 
 help:
 	@echo "make verify      check every claim on built-in problems (creates .venv)"
 	@echo "make test        run the whole test suite, notebooks included (creates .venv)"
 	@echo "make notebooks   render notebooks/ to HTML with outputs (notebooks/_build)"
 	@echo "make bench       run the benchmarks and rewrite BENCHMARKS.md"
+	@echo "make bench-long  make bench plus the N = 10^5 l1-solver row (about 15 minutes more)"
 	@echo "make bench-quick a two-minute smoke run of the benchmarks"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -46,6 +47,9 @@ $(BENCH_STAMP): $(STAMP)
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.run --out BENCHMARKS.md
+
+bench-long: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.run --long --out BENCHMARKS.md
 
 bench-quick: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.run --quick --out benchmarks/_results/BENCHMARKS-quick.md

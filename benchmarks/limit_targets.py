@@ -124,8 +124,9 @@ def _scale_specs(quick: bool):
         specs += [("N=1000, M=150, L=3, η̃=0.05", gen(1000, 150), 3, "0.05", 60, 10.0),
                   ("N=1000, M=150, L=3, η̃=0.5", gen(1000, 150), 3, "0.5", 60, 10.0),
                   ("N=1000, M=150, L=3, signed Gaussian truth", gen_signed(1000, 150), 3, "0.1", 60, 10.0),
-                  # (b) issue 16 item 5: N = 10⁴, M = 1500, L = 2 in under 60 s (dense Gaussian A, 120 MB)
-                  ("N=10000, M=1500, L=2", gen(10000, 1500), 2, "0.1", 300, 60.0),
+                  # (b) issue 16 item 5: N = 10⁴, M = 1500, L = 2 in under 60 s (dense Gaussian A, 120 MB); capped
+                  # at twice the target, which is enough to say whether it was met
+                  ("N=10000, M=1500, L=2", gen(10000, 1500), 2, "0.1", 120, 60.0),
                   # (c) issue 17 item 3: the limit at N = 10⁵ with the subsampled DCT (no M×N array is
                   # formed), by the matrix-free dual Newton.  M = N/100 = 1000, not the paper's ratio
                   # M = 0.15 N: a lighter instance that checks the matrix-free path at N = 10⁵ within this

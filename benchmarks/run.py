@@ -1,10 +1,12 @@
 """Run the benchmarks and write the markdown report (and the raw results as JSON).
 
-    python -m benchmarks.run [--quick] [--out FILE] [--only ITEM,...] [--json FILE] [--plot FILE]
+    python -m benchmarks.run [--quick | --long] [--out FILE] [--only ITEM,...] [--json FILE] [--plot FILE]
 
-Items: high_precision, float64_flow, gd, l1_solver, scaling, limit.  ``--quick`` is a smoke run
+Items: high_precision, float64_flow, gd, l1_solver, scaling, limit, solve.  ``--quick`` is a smoke run
 (small sizes, few repeats; about two minutes); the full run is bounded by per-run wall caps
-(about 20 minutes on a quiet 2-core machine).  A toolkit function that does not exist is reported
+(about 30 minutes on a quiet 2-core machine).  ``--long`` adds item 4's ``N = 10⁵`` row (dense
+``A`` of 1.2 GB handed to HiGHS, capped runs: about 15 minutes more); without it that row is
+reported as not run, with the flag that runs it.  A toolkit function that does not exist is reported
 as "not available"; an item that crashes is reported as failed with its error — never a number.
 """
 
@@ -21,7 +23,7 @@ from wnbias.io import write_json
 
 from benchmarks._common import NOT_AVAILABLE, ItemResult, Table, log, machine_info, machine_line
 
-ITEMS = ("high_precision", "float64_flow", "gd", "l1_solver", "scaling", "limit")
+ITEMS = ("high_precision", "float64_flow", "gd", "l1_solver", "scaling", "limit", "solve")
 MODULES = {
     "high_precision": "benchmarks.high_precision",
     "float64_flow": "benchmarks.float64_flow",
@@ -29,6 +31,7 @@ MODULES = {
     "l1_solver": "benchmarks.l1_solver",
     "scaling": "benchmarks.scaling",
     "limit": "benchmarks.limit_targets",
+    "solve": "benchmarks.solve_cli",
 }
 TITLES = {
     "high_precision": "1. High precision: `numerics.integrate(dps=…)` (Taylor) vs `mpmath.odefun` and heyoka `real`",
@@ -37,6 +40,7 @@ TITLES = {
     "l1_solver": "4. As an ℓ1 solver: WN-GD / limit solver vs HiGHS",
     "scaling": "5. Scaling with N",
     "limit": "6. Limit solver: the scalar equation of docs/math.md §4 at float64 and at dps digits",
+    "solve": "7. `wnbias solve --limit` end to end (one process per run)",
 }
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "_results"
@@ -45,6 +49,7 @@ RESULTS = ROOT / "_results"
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, few repeats (about two minutes)")
+    ap.add_argument("--long", action="store_true", help="also item 4's N = 10⁵ row (about 15 minutes more)")
     ap.add_argument("--out", default=None, help="markdown report (default: BENCHMARKS.md, or "
                     "benchmarks/_results/BENCHMARKS-quick.md with --quick)")
     ap.add_argument("--only", default=None, help=f"comma-separated subset of {','.join(ITEMS)}")
@@ -55,6 +60,8 @@ def parse_args(argv=None):
                     help="limit BLAS threads (threadpoolctl); default 1: the targets are single-thread figures, and "
                     "on a shared machine a multi-threaded BLAS stalls; 0 keeps the library's default")
     args = ap.parse_args(argv)
+    if args.quick and args.long:
+        ap.error("--quick and --long exclude each other")
     if args.blas_threads is not None and args.blas_threads < 0:
         ap.error("--blas-threads must be a non-negative integer (0: the library's default)")
     if args.only:
@@ -68,7 +75,7 @@ def parse_args(argv=None):
     return args
 
 
-def run_item(key: str, quick: bool, plot_path) -> ItemResult:
+def run_item(key: str, quick: bool, plot_path, long: bool = False) -> ItemResult:
     import importlib
 
     t0 = time.perf_counter()
@@ -77,6 +84,8 @@ def run_item(key: str, quick: bool, plot_path) -> ItemResult:
         mod = importlib.import_module(MODULES[key])
         if key == "scaling":
             res = mod.run(quick=quick, plot_path=plot_path)
+        elif key == "l1_solver":
+            res = mod.run(quick=quick, long=long)
         else:
             res = mod.run(quick=quick)
     except Exception as exc:  # an item that crashes is reported, not hidden
@@ -135,7 +144,28 @@ def markdown(results, info, argv, total, quick) -> str:
             out.append(tt.markdown())
         for n in r.notes:
             out.append(n + "\n")
+    sections = tried_sections(results, ROOT / "TRIED.md") if not quick else []
+    if sections:
+        out.append("## Missed targets: what was tried\n")
+        out.append("*Written by hand in `benchmarks/TRIED.md` and copied here by the generator, one section for "
+                   "each item with a target missed in this run; its figures are those of the work it describes, "
+                   "not of this run (the tables above are).*\n")
+        out += sections
     return "\n".join(out).rstrip() + "\n"
+
+
+def tried_sections(results, path) -> list:
+    """The sections ``### Item N: …`` of ``path`` whose item (title ``N. …``) missed a target in ``results``."""
+    if not path.exists():
+        return []
+    missed = {r.title.split(".")[0] for r in results if any(t.met is False for t in r.targets)}
+    chunks = ("\n" + path.read_text()).split("\n### ")[1:]
+    keep = []
+    for chunk in chunks:
+        head = chunk.split(":", 1)[0]  # "Item N"
+        if head.startswith("Item ") and head[5:].strip() in missed:
+            keep.append("### " + chunk.strip() + "\n")
+    return keep
 
 
 def main(argv=None) -> int:
@@ -151,11 +181,19 @@ def main(argv=None) -> int:
         return _main(args, argv, out, js, plot_path, blas_threads)
 
 
+BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+"""Set to the limit as well, so that the processes an item starts (item 7's ``wnbias solve``) run
+under the same limit as this one."""
+
+
 def _blas_limit(n):
     import contextlib
+    import os
 
     if n is None:
         return contextlib.nullcontext()
+    for var in BLAS_ENV:
+        os.environ[var] = str(n)
     import numpy  # noqa: F401  -- threadpoolctl limits only libraries already loaded
     import scipy.linalg  # noqa: F401
     try:
@@ -176,7 +214,7 @@ def _main(args, argv, out, js, plot_path, blas_threads):
     results = []
     for i, key in enumerate(args.items):
         log(f"item {key} …")
-        r = run_item(key, args.quick, plot_path)
+        r = run_item(key, args.quick, plot_path, long=args.long)
         log(f"item {key} done in {r.wall:.1f} s (CPU {r.cpu:.1f} s)")
         results.append(r)
         # write after every item: an interrupted run still leaves what it measured (marked partial)

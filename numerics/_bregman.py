@@ -20,7 +20,10 @@ normalisation ``F*(∇F(x)) = ½ x^{2/L}`` for every ``L``, so ``ψ(ν) = ½ Σ 
 ``dx/dθ = L x^{2(L−1)/L}``.  Newton's method with a backtracking (Armijo) line search and a cap
 on how fast any ``x_i`` may grow in one step is used; ``β`` enters only through ``log β``, so
 ``β`` spanning hundreds of orders of magnitude is fine (float64 holds the logarithms; entries of
-``x`` below the float64 range are simply 0 there).
+``x`` below the float64 range are simply 0 there).  For ``L > 2`` the float64 dual does carry
+``β^{(2−L)/L}`` itself: beyond ``e^{709.78}`` a float64 projection fails at once, saying so
+(:func:`_base_overflow`; ``dps=`` reaches it, and the float64 limit solver encloses such limits at an LP
+vertex, numerics._limit).
 
 **One algorithm, two arithmetics.**  The Newton iteration, its line search, the predictors and the
 path-following are written once (:func:`_newton`, :func:`_follow`) over an arithmetic object:
@@ -1468,6 +1471,24 @@ def _as_ref(path_from, L, ar):
     return _Solved(logb, nu, base)
 
 
+_EXP_MAX = math.log(np.finfo(float).max)  # 709.78: exp beyond it overflows float64
+BASE_OVERFLOW = "beyond float64's range"
+"""In the message of a float64 projection that :func:`_base_overflow` refused (the float64 limit solver
+then encloses the root at an LP vertex where it can, numerics._limit)."""
+
+
+def _base_overflow(logb, L) -> Optional[float]:
+    """``max log β^{(2−L)/L}`` when it exceeds float64's range (``L > 2``), else None.  The float64 dual
+    carries ``β^{(2−L)/L}`` itself (the base ``β^{(2−L)/L} − (L−2)Aᵀν`` and its predictor): beyond
+    ``e^{709.78}`` it is ``inf`` and no float64 Newton step or path-following can reach the point
+    (measured: 10–33 s of path-following before failing at ``N = 1000``, ``M = 150``), so the
+    projection says so at once."""
+    if L == 2:
+        return None
+    v = float(np.max((2 - L) / L * np.asarray(logb, dtype=float))) if len(logb) else -math.inf
+    return v if v >= _EXP_MAX else None
+
+
 def bregman_projection(A, y, beta=None, L: int = 2, *, log_beta=None, dps: Optional[int] = None,
                        tol: Optional[float] = None, nu0=None, time_limit: Optional[float] = None,
                        max_iter: int = 200, polish: bool = False, operator=None,
@@ -1541,6 +1562,13 @@ def bregman_projection(A, y, beta=None, L: int = 2, *, log_beta=None, dps: Optio
                 raise ValueError(f"nu0 must have M = {M} entries, got {nu0.shape}")
         run = _Run(tol_accept, min(_tol(DPS_FLOAT64, K_ROUNDOFF) * scale, tol_accept), max_iter, deadline,
                    bool(polish), dense, y64)
+        big = _base_overflow(logb, L)
+        if big is not None:
+            return ProjectionResult(x=None, nu=None, status=Status.FAILED, message=(
+                f"β^{{(2−L)/L}} reaches e^{big:.6g}, {BASE_OVERFLOW} (e^709.78): the float64 dual "
+                "cannot represent this β; pass dps= (a high-precision solve)"), iterations=0,
+                residual=math.inf, dps=None, L=L, tol=tol_accept, wall_time=time.perf_counter() - t_start,
+                linear_solver=ar.solver)
         with _single_thread_blas():
             out = _follow(ar, y, logb, L, run, nu0, _as_ref(path_from, L, ar))
         status, message = _final_status(out, ctx, _cancellation_hint(logb, L, DPS_FLOAT64), "")
@@ -1561,9 +1589,12 @@ def bregman_projection(A, y, beta=None, L: int = 2, *, log_beta=None, dps: Optio
         if nu0 is None:
             logb64 = np.array([float(v) for v in logb])
             ref64 = None if path_from is None else _as_ref(path_from, L, _Float64(A, y64))
-            pre = _follow(_Float64(A, y64), y64, logb64, L,
-                          _Run(_tol(DPS_FLOAT64, K_SOLVE) * scale, _tol(DPS_FLOAT64, K_ROUNDOFF) * scale, max_iter,
-                               deadline, False, A, y64), None, ref64)
+            if _base_overflow(logb64, L) is None:
+                pre = _follow(_Float64(A, y64), y64, logb64, L,
+                              _Run(_tol(DPS_FLOAT64, K_SOLVE) * scale, _tol(DPS_FLOAT64, K_ROUNDOFF) * scale,
+                                   max_iter, deadline, False, A, y64), None, ref64)
+            else:  # the float64 start cannot represent β (see _base_overflow): start from ν = 0
+                pre = _Newton(np.zeros(M), None, None, None, math.inf, 0, Status.FAILED, "")
             it64 = pre.it
             if pre.status is Status.INCONSISTENT:
                 return ProjectionResult(x=None, nu=mp_array(pre.nu), status=Status.INCONSISTENT,

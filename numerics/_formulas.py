@@ -240,6 +240,22 @@ def _binom_half(k: int):
     return c
 
 
+def _inv_sqrt_series(E, eye, bound: float, tol: float):
+    """``(I + E)^{−1/2} = Σ_k C(−1/2, k) E^k`` (arb_mat midpoints) summed until ``bound^{k+1} ≤ tol``, where
+    ``bound < 1`` bounds the norm of the symmetric ``E`` (so the neglected terms are about ``bound^{k+1}``)."""
+    import flint
+
+    if not 0 <= bound < 1:  # the series converges only for ‖E‖ < 1 (a NaN bound fails this too)
+        raise ValueError(f"_inv_sqrt_series needs a bound in [0, 1), got {bound!r}")
+    S, power, k = eye, eye, 0
+    while True:
+        k += 1
+        power = (power * E).mid()
+        S = (S + power * flint.arb(_binom_half(k))).mid()
+        if bound ** (k + 1) <= tol:
+            return S
+
+
 def _max_abs(X) -> float:
     return max(abs(float(x)) for x in X.entries())
 
@@ -283,14 +299,7 @@ def _orthonormal_rows(B, Bf, digits: int):
         if orth <= tol:
             break
         if r * orth <= 0.05:  # near orthonormal: Q ← G^{−1/2} Q by the binomial series in E = G − I
-            S, term, k = eye, eye, 0
-            while True:
-                k += 1
-                term = (term * E).mid() * flint.arb(_binom_half(k))
-                S = (S + term).mid()
-                if (r * orth) ** (k + 1) <= tol * 1e-3:
-                    break
-            Q = (S * Q).mid()
+            Q = (_inv_sqrt_series(E, eye, r * orth, tol * 1e-3) * Q).mid()
             continue
         with mpmath.workdps(digits):
             C = _cholesky_lower([[_to_mpf(G[i, j]) for j in range(r)] for i in range(r)])

@@ -53,6 +53,19 @@ point's own part (not the last Newton step), a second projection at the root fro
 independent float64 point of the same projection) is computed and the smaller of the two bars (each a
 bound) kept.
 
+``L > 2`` at tiny ``β``: the LP vertex.  Where that bar still exceeds the tolerance (a degenerate vertex:
+at ``N = 1000``, ``M = 150``, ``L = 3`` the float64 point has 113 basis entries of 1e-15 to 1e-18 that are
+rounding, not the projection, and ``κ(D^{1/2}Aᵀ) ≈ 5e14``), or where float64 cannot represent ``β`` at all
+(``β^{(2−L)/L}`` beyond ``e^{709.78}``, e.g. the signed model at that size, where the root needs ``e^{850}``),
+the projection is enclosed at the vertex of ``min{⟨λ, z⟩ : Az = y, z ≥ 0}``, ``λ = β^{(2−L)/L}``, that it
+approaches as ``λ`` grows (:func:`_vertex_enclosure`, python-flint balls, float64 data taken exactly):
+the basis comes from a dual simplex started at the float64 point's largest entries
+(:func:`_vertex_basis`), and once certified (``A_B⁻¹y > 0``, reduced costs ``> 0``) the enclosure
+``[S_lo, S_hi]`` of ``S(x(r))`` holds for every radius ``r ≥ r_a`` (``λ`` only grows with ``ρ``), so the
+root lies in ``[√S_lo, √S_hi]`` when ``S_lo > r_a²``: a rigorous bar, with no first-order theory and no
+``κ(A D Aᵀ)`` (:func:`_vertex_stage`, for ``M ≤ _VERTEX_MAX_M``; past float64's range from the last radius
+the bracket search reached, :func:`_vertex_after_failure`).
+
 With ``dps``: Newton on ``φ`` in mpmath from the float64 root, safeguarded by the bracket, each
 projection warm-started from the previous dual vector.  At ``dps`` every parameter enters at ``dps``
 digits from its exact value (``FlowConfig.mp``: ``r₀``, ``η̃ = η_r/η_u`` formed exactly, and
@@ -67,6 +80,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 import time
 from dataclasses import dataclass, field, replace
 from typing import Optional, Union
@@ -78,6 +92,7 @@ import scipy.linalg
 from numerics._status import Status
 from numerics._arith import jsonable, mp_array
 from numerics._bregman import _MP, _PIVOT_RATIO, _Dual, _Float64, bregman_projection, tangent_dtheta
+from numerics import _derived as _D
 from numerics import _formulas as _F
 from numerics._config import FlowConfig
 from numerics._operators import is_operator, to_dense
@@ -685,14 +700,14 @@ def _residual_dot2(A, x, y):
     underflow; above it ``e`` is exact: the exponents of the factors sum to at least ``e_min + 52``), a
     generous ``2⁻¹⁰⁰⁰``.  None when a split or a product could overflow (``|a|, |x| > 1e290`` or
     ``max|a| max|x| > 1e300``)."""
-    A = np.asarray(A, dtype=float)
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
+    return _residual_parts(A, [np.asarray(x, dtype=float)], y)
+
+
+def _two_products(A, x):
+    """``(P, E, small)``: ``a_ij x_j = P_ij + E_ij`` exactly (TwoProduct by Veltkamp's split) over the
+    columns where ``x`` is nonzero, and per row the count of products below ``2⁻⁹⁶⁰`` (where ``E`` may
+    underflow)."""
     idx = np.flatnonzero(x)
-    amax = float(np.abs(A).max()) if A.size else 0.0
-    xmax = float(np.abs(x).max()) if x.size else 0.0
-    if not (amax <= 1e290 and xmax <= 1e290 and amax * xmax <= 1e300 and np.all(np.isfinite(y))):
-        return None
     a = A[:, idx] if idx.size < x.size else A
     xs = x[idx]
     P = a * xs
@@ -703,17 +718,49 @@ def _residual_dot2(A, x, y):
     xh = t - (t - xs)
     xl = xs - xh
     E = al * xl - (((P - ah * xh) - al * xh) - ah * xl)  # a·x_j − p exactly (TwoProduct)
-    rows = np.concatenate([P, E, -y[:, None]], axis=1).tolist()
+    return P, E, np.count_nonzero(np.abs(P) < _TWOPRODUCT_EXACT, axis=1)
+
+
+def _residual_parts(A, parts, y):
+    """``(g, δg)``: ``g = A(Σ parts) − y`` correctly rounded, ``δg`` a rigorous bound on its error (see
+    :func:`_residual_dot2`; ``parts`` is ``[x]`` or the two halves ``[hi, lo]`` of a double-double vector)."""
+    A = np.asarray(A, dtype=float)
+    y = np.asarray(y, dtype=float)
+    amax = float(np.abs(A).max()) if A.size else 0.0
+    for x in parts:
+        xmax = float(np.abs(x).max()) if x.size else 0.0
+        if not (amax <= 1e290 and xmax <= 1e290 and amax * xmax <= 1e300 and np.all(np.isfinite(x))):
+            return None
+    if not np.all(np.isfinite(y)):
+        return None
+    blocks, small = [], 0
+    for x in parts:
+        P, E, sm = _two_products(A, x)
+        blocks += [P, E]
+        small = small + sm
+    rows = np.concatenate(blocks + [-y[:, None]], axis=1).tolist()
     try:
         g = np.array([math.fsum(r) for r in rows], dtype=float)
     except OverflowError:
         return None
-    small = np.count_nonzero(np.abs(P) < _TWOPRODUCT_EXACT, axis=1)
     u = 2.0 ** -53
     dg = 2 * u * np.abs(g) + 5e-324 + small * _TWOPRODUCT_UNDERFLOW
     if not (np.all(np.isfinite(g)) and np.all(np.isfinite(dg))):
         return None
     return g, dg
+
+
+# -------------------------------------------------------------------------------------------
+# L > 2 at tiny β: the projection at an LP vertex, enclosed rigorously (python-flint balls)
+# -------------------------------------------------------------------------------------------
+def _dd_add(hi, lo, d):
+    """``(hi, lo) + d`` for double-double vectors (TwoSum, then FastTwoSum to renormalise)."""
+    s = hi + d
+    bb = s - hi
+    err = (hi - (s - bb)) + (d - bb)
+    lo = lo + err
+    h2 = s + lo
+    return h2, lo - (h2 - s)
 
 
 def _gamma(k: int) -> float:
@@ -1118,6 +1165,14 @@ def _limit_inner(task: _Task) -> LimitResult:
         return found
     if isinstance(found, _ProjectionFailure):
         exc = found
+        if dps is None and exc.reached is not None and exc.reached[1] > 0:
+            # past float64's range (L > 2): the root above the last radius reached, enclosed at an LP vertex
+            try:
+                vx = _vertex_after_failure(task, phi64, exc)
+            except _TimeUp:
+                vx = None  # the time limit ran out in the vertex stage: the failure below, as before
+            if vx is not None:
+                return vx
         if exc.proj.status is Status.NOISE_FLOOR and dps is not None:
             # float64 cannot resolve φ here (e.g. huge cancellation in Ax for tiny y): find the root at dps
             task.diag = replace(task.diag, float64_failure=exc.proj.message)
@@ -1143,7 +1198,16 @@ def _limit_inner(task: _Task) -> LimitResult:
     start = _Start(root, (lo, hi), phi64.evals, reason, unique)
     if dps is None:
         out = _assemble(task, phi64, v, root, abs(step), start)
-        if out.converged or not task.dense or not _point_could_converge(task, v, root, abs(step)):
+        if out.converged or not task.dense:
+            return out
+        # L > 2: where the projection sits at an LP vertex, a rigorous enclosure of the root (ball arithmetic)
+        try:
+            vx = _vertex_stage(task, phi64, v, root * (1 - 1e-8), start)
+        except _TimeUp:
+            return out  # the time limit ran out in the vertex stage: the float64 result as it was
+        if vx is not None and vx.converged:
+            return vx
+        if not _point_could_converge(task, v, root, abs(step)):
             return out
         # refine the root's projection on its exact residual (_refine_projection), only where the bar
         # needs it (a few exact residuals and Newton systems)
@@ -1170,6 +1234,345 @@ def _limit_inner(task: _Task) -> LimitResult:
         return alt if alt.r_inf_error < out.r_inf_error else replace(out, iterations=alt.iterations)
     task.diag = replace(task.diag, float64_root=root)
     return _root_mp(task, start, nu0=phi64.nu)
+
+
+_VERTEX_MAX_M = 400
+""":func:`_vertex_stage` runs where ``M ≤ _VERTEX_MAX_M`` and ``M·n ≤ _LP_MAX_ENTRIES``: the ball inverse of
+``A_B`` costs ``O(M³)`` at 256 bits (0.17 s at ``M = 150``, some 3 s at 400, minutes at 1500) and is not
+interruptible by ``time_limit``.  Decided by size, not by time."""
+
+_VERTEX_PREC = 256
+""":func:`_vertex_enclosure`: working precision (bits) of the balls; ``arb`` tracks every rounding, so
+this only decides how wide the enclosures come out (the small basis entries of a degenerate
+vertex, 1e-18 next to entries of order 1, need about 60 bits more than float64)."""
+
+
+class _ARB:
+    """``exp`` and ``log`` of python-flint balls, as the ``lib`` of :mod:`numerics._derived`."""
+
+    @staticmethod
+    def exp(v):
+        return v.exp()
+
+    @staticmethod
+    def log(v):
+        return v.log()
+
+
+def _up(v) -> float:
+    """A float64 upper bound of the ``arb`` ball ``v``."""
+    return math.nextafter(float(v.upper()), math.inf)
+
+
+def _down(v) -> float:
+    """A float64 lower bound of the ``arb`` ball ``v``."""
+    return math.nextafter(float(v.lower()), -math.inf)
+
+
+def _dd_basis_solve(lu, AB, y, steps=3):
+    """``A_B⁻¹y`` as a double-double ``(hi, lo)``: the LU solve refined on the correctly rounded residual
+    (:func:`_residual_parts`); accurate to about ``κ(A_B)`` times double-double's rounding, which decides
+    the signs of entries 1e-18 next to entries of order 1 (a degenerate vertex)."""
+    hi = scipy.linalg.lu_solve(lu, y, check_finite=False)
+    lo = np.zeros_like(hi)
+    for _ in range(steps):
+        ex = _residual_parts(AB, [hi, lo], y)
+        if ex is None or not np.all(np.isfinite(hi)):
+            break
+        d = scipy.linalg.lu_solve(lu, ex[0], check_finite=False)
+        hi, lo = _dd_add(hi, lo, -d)
+    return hi, lo
+
+
+_SIMPLEX_PIVOTS = 400
+""":func:`_vertex_basis`: dual simplex pivots tried before giving up."""
+
+
+def _vertex_basis(A, y, w, B0, clock=None):
+    """The optimal basis of ``min{⟨w, z⟩ : Az = y, z ≥ 0}`` by the dual simplex method from the basis ``B0``
+    (the ``M`` largest entries of the float64 projection: dual feasible, its reduced costs being those
+    of the projection's dual vector, and primal infeasible only in the small entries that the float64
+    point does not resolve).  Pivoting decisions in float64, the signs of ``z_B = A_B⁻¹y`` in double-double
+    (:func:`_dd_basis_solve`); the basis returned is a candidate, certified by :func:`_vertex_enclosure`.
+    None when the start is not dual feasible or no basis is found."""
+    M, n = A.shape
+    B = np.array(B0, dtype=np.intp)
+    inB = np.zeros(n, dtype=bool)
+    inB[B] = True
+    for _ in range(_SIMPLEX_PIVOTS):
+        if clock is not None:
+            clock.check("in the dual simplex of the vertex enclosure")
+        AB = A[:, B]
+        try:
+            lu = scipy.linalg.lu_factor(AB, check_finite=False)
+        except (ValueError, np.linalg.LinAlgError):
+            return None
+        piv = np.abs(np.diag(lu[0]))
+        if not (piv.size and piv.min() > _PIVOT_RATIO * piv.max()):
+            return None
+        hi, lo = _dd_basis_solve(lu, AB, y)
+        zv = hi + lo
+        mu = scipy.linalg.lu_solve(lu, w[B], trans=1, check_finite=False)
+        N = np.flatnonzero(~inB)
+        rc = w[N] - A[:, N].T @ mu
+        if float(rc.min()) < -1e-9 * float(np.abs(w).max()):
+            return None  # not dual feasible: the dual simplex does not apply
+        r = int(np.argmin(zv))
+        if zv[r] > 0:
+            return B
+        e = np.zeros(M)
+        e[r] = 1.0
+        row = scipy.linalg.lu_solve(lu, e, trans=1, check_finite=False)
+        alpha = A[:, N].T @ row
+        cand = np.flatnonzero(alpha < -1e-12 * float(np.abs(alpha).max()))
+        if cand.size == 0:
+            return None  # primal infeasible (cannot happen for a feasible y)
+        k = cand[np.argmin(np.maximum(rc[cand], 0.0) / -alpha[cand])]
+        inB[B[r]] = False
+        B[r] = N[k]
+        inB[N[k]] = True
+    return None
+
+
+def _vertex_enclosure(A, y, L, lam_of, B):
+    """A rigorous enclosure of the Bregman projection ``x*`` of ``β`` (``log β`` given, float64 data taken
+    exactly) for ``L > 2`` where it sits at a vertex of ``{Az = y, z ≥ 0}``; None when the conditions
+    below cannot be certified.
+
+    ``lam_of()``: the balls ``λ_i = β_i^{(2−L)/L}`` (called at the working precision).  With them,
+    ``(L − 2) D_F(z, β) = Σ λ_i z_i − (L/2) Σ z_i^{2/L} + const`` (docs/math.md §5.1), so ``x*`` minimises ``⟨λ, z⟩ − (L/2) S(z)`` over the feasible set.  For a basis ``B`` (from
+    :func:`_vertex_basis`) certify, in ball arithmetic: ``z_B = A_B⁻¹y > 0`` (a
+    vertex ``z``), and reduced costs ``c_j = λ_j − a_jᵀμ > 0`` off ``B`` with ``μ = A_B^{−T}λ_B`` (``z`` is the
+    unique minimiser of ``⟨λ, ·⟩``).  Comparing ``x*`` with the feasible ``z``, with ``u = x*_{B^c} ≥ 0``,
+    ``G = A_B⁻¹A_{B^c}`` (so ``x*_B = z_B − Gu``) and ``q = 2/L``:
+
+        ⟨c, u⟩ = ⟨λ, x* − z⟩ ≤ (L/2)(S(x*) − S(z)) ≤ (L/2)(Σ_j u_j^q + Σ_i ((|G|u)_i)^q)
+
+    (``|a^q − b^q| ≤ |a − b|^q``).  By the power mean, with ``g = max_j Σ_i |G_ij| ≤ √M ‖A_B⁻¹‖_F max_j ‖a_j‖``
+    and ``C = (L/2)((n − M)^{1−q} + M^{1−q} g^q)``: ``min c · ‖u‖₁ ≤ C ‖u‖₁^q``, so ``‖u‖₁ ≤ U = (C/min c)^{1/(1−q)}``,
+    and ``u_j ≤ ε_j = min(U, C U^q / c_j)``.  Then ``|x*_B − z_B| ≤ δ = |A_B⁻¹| |A_{B^c}| ε``, and
+
+        S(x*) ∈ [Σ_B max(z_i − δ_i, 0)^{2/L},  Σ_B (z_i + δ_i)^{2/L} + Σ_{j∉B} ε_j^{2/L}].
+
+    No first-order theory and no ``κ(A D Aᵀ)``: only ``A_B`` is solved.  The bounds depend on ``β`` only
+    through ``c`` (``ε`` decreases as ``c`` grows) and stay valid for every ``β`` whose ``λ`` is this one scaled
+    up by a common factor (the ``β(r)`` of the limit solver for every larger ``ρ``).  Returns ``(S_lo, S_hi, B, z_B, δ, ε)``
+    (float64 bounds rounded outwards; ``z_B`` the ball midpoints)."""
+    from flint import arb, arb_mat, ctx
+
+    M, n = A.shape
+    if L == 2 or M >= n:
+        return None
+    B = np.sort(np.asarray(B, dtype=np.intp))
+    if B.size != M:
+        return None
+    mask = np.zeros(n, dtype=bool)
+    mask[B] = True
+    c = np.flatnonzero(~mask)
+    old = ctx.prec
+    ctx.prec = _VERTEX_PREC
+    try:
+        AB = arb_mat(A[:, B].tolist())
+        try:
+            z = AB.solve(arb_mat([[float(v)] for v in y]))
+        except ZeroDivisionError:
+            return None
+        zs = [z[i, 0] for i in range(M)]
+        if not all(v > 0 for v in zs):
+            return None
+        lam = lam_of()
+        try:
+            mu = AB.transpose().solve(arb_mat([[lam[i]] for i in B]))
+        except ZeroDivisionError:
+            return None
+        acmu = arb_mat(A[:, c].T.tolist()) * mu
+        rc = [lam[j] - acmu[k, 0] for k, j in enumerate(c)]
+        if not all(v > 0 for v in rc):
+            return None
+        # ⟨rc, u⟩ ≤ (L/2)(Σ_j u_j^q + Σ_i ((|G|u)_i)^q) for u = x*_{B^c} (see the docstring), with
+        # max_j Σ_i |G_ij| ≤ √M ‖A_B⁻¹‖_F max_j ‖a_j‖ (the Frobenius norm of the ball inverse)
+        q = arb(2) / L
+        try:
+            Binv = AB.inv()
+        except ZeroDivisionError:
+            return None
+        fro = sum((Binv[i, k] ** 2 for i in range(M) for k in range(M)), arb(0)).sqrt()
+        # max ‖a_j‖², a float64 sum of M nonnegative squares: at most γ_M (relative) below the exact one,
+        # provided no square underflows (entries of A below 1e-150 in magnitude: refused, no claim)
+        nz = np.abs(A[A != 0])
+        if nz.size == 0 or float(nz.min()) < 1e-150:
+            return None
+        colsq = float(np.max(np.einsum("ij,ij->j", A, A))) * (1 + 2 * _gamma(M + 1))
+        amax = arb(_up(arb(colsq).sqrt()))
+        gmax = arb(M).sqrt() * fro * amax
+        nc = len(c)
+        C = arb(L) / 2 * (arb(nc) ** (1 - q) + arb(M) ** (1 - q) * gmax ** q)
+        r_min = arb(min(_down(v) for v in rc))
+        if not r_min > 0:
+            return None
+        U = (C / r_min) ** (1 / (1 - q))  # ≥ ‖u‖₁
+        CUq = C * U ** q  # ≥ ⟨rc, u⟩
+        eps_c = [min(U.upper(), (CUq / v).upper(), key=lambda t: t.mid()) for v in rc]
+        eps_f = np.array([_up(v) for v in eps_c])
+        # |A_{B^c}| ε (nonnegative terms: the float64 sum times (1 + 2γ_n) is an upper bound)
+        t = (np.abs(A[:, c]) @ eps_f) * (1 + 2 * _gamma(n)) + n * 5e-324
+        absinv = arb_mat([[abs(Binv[i, k]) for k in range(M)] for i in range(M)])
+        dl = absinv * arb_mat([[float(v)] for v in t])
+        delta = [dl[i, 0] for i in range(M)]
+        s_lo = arb(0)
+        s_hi = arb(0)
+        for zi, di in zip(zs, delta):
+            lo_i = zi - di
+            s_lo += (lo_i ** q).lower() if lo_i > 0 else arb(0)
+            s_hi += ((zi + di) ** q).upper()
+        s_hi += sum((v ** q for v in eps_c), arb(0))
+        zf = [float(v.mid()) for v in zs]  # the float64 representatives; δ below is measured from them
+        out = (_down(s_lo), _up(s_hi), B, np.array(zf),
+               np.array([_up(abs(v - arb(f)) + d) for v, f, d in zip(zs, zf, delta)]), eps_f)
+    finally:
+        ctx.prec = old
+    if not (math.isfinite(out[0]) and math.isfinite(out[1]) and out[0] > 0):
+        return None
+    return out
+
+
+def _vertex_stage(task: _Task, phi: _Phi, v: _Eval, ra, start: _Start) -> Optional[LimitResult]:
+    """``L > 2``, dense ``A``: the root of φ enclosed rigorously from :func:`_vertex_enclosure`.  At
+    ``r_a`` (with ``r_a² > η̃``, where ``ρ`` increases with ``r``; the basis from the float64 projection
+    ``v``, at ``r_a`` or above it) the enclosure
+    ``[S_lo, S_hi]`` of ``S(x*(r))`` holds for every ``r ≥ r_a``; if ``S_lo > r_a²``, then ``φ(r_a) > 0``,
+    ``φ(√S_hi) ≤ 0`` and every root ``r ≥ r_a`` satisfies ``r² = S(x*(r)) ∈ [S_lo, S_hi]``: the root lies in
+    ``[√S_lo, √S_hi]`` (unique there when ``start.unique``); ``r_∞`` is its centre.  ``x_∞`` lies in the
+    enclosure of ``x*`` (the same for every such ``r``)."""
+    L = task.L
+    if L == 2 or not task.dense or task.dps is not None:
+        return None
+    M, n = task.A.shape
+    if M > _VERTEX_MAX_M or M * n > _LP_MAX_ENTRIES:
+        return None
+    et = float(task.config.eta_tilde)
+    ra = float(ra)
+    if v.proj is None or v.proj.log_x is None or not ra * ra > et * (1 + 1e-12):
+        return None
+    from flint import arb, ctx
+
+    logw0 = np.asarray(phi.logw0, dtype=float)
+    config, n = task.config, task.n
+
+    def _frac(q):
+        return arb(q.numerator) / arb(q.denominator)  # a ball around the exact rational
+
+    def lam_at(ra):
+        def lam_of():
+            # λ_i(r_a) = β_i(r_a)^{(2−L)/L} (log ρ and log β by numerics._derived, in balls, from the exact r₀, η̃
+            # and u0 (log w0 = log r₀ + log u0_i − log‖u0‖); r_a the float64 value taken exactly): λ(r) for
+            # r ≥ r_a is λ(r_a) times (ρ(r)/ρ(r_a))^{L−2} ≥ 1
+            r0 = _frac(config.exact("r0"))
+            lr = _D.log_rho(arb(ra), r0, _frac(config.exact("eta_tilde")), _ARB)
+            u0 = config.u0_exact
+            if u0 is None:
+                lw = [r0.log() - arb(n).log() / 2] * n
+            else:
+                us = [_frac(q) for q in u0]
+                lnrm = sum((v * v for v in us), arb(0)).log() / 2
+                lw = [r0.log() + v.log() - lnrm for v in us]
+            e = arb(2 - L) / L
+            return [(e * _D.log_beta(t, lr, L, _ARB)).exp() for t in lw]
+        return lam_of
+
+    logx = np.asarray(v.proj.log_x, dtype=float)
+    B0 = np.argsort(-logx, kind="stable")[:M]
+    ew = (L - 2) * (float(phi.logrho(ra)) - logw0)
+    w = np.exp(ew - float(ew.max()))  # λ / max λ
+    B = _vertex_basis(task.A, task.y, w, B0, task.clock)
+    if B is None:
+        return None
+    # the basis does not depend on the common scale of λ; the enclosure does (through c), and must hold from
+    # a radius r_a with φ(r_a) > 0: where the float64 root lies above the enclosed one (S_lo ≤ r_a², so no root
+    # at or above r_a), once more from just below √S_lo
+    moved = False
+    for _ in range(2):
+        enc = _vertex_enclosure(task.A, task.y, L, lam_at(ra), B)
+        if enc is None:
+            return None
+        s_lo, s_hi, B, zB, dB, eps_c = enc
+        old = ctx.prec
+        ctx.prec = _VERTEX_PREC
+        try:
+            above = arb(s_lo) > arb(ra) * arb(ra)  # φ(r_a) > 0
+        finally:
+            ctx.prec = old
+        if above:
+            break
+        ra_new = math.sqrt(s_lo) * (1 - 1e-6)
+        if not (ra_new < ra and ra_new * ra_new > et * (1 + 1e-12)):
+            return None
+        ra, moved = ra_new, True
+    else:
+        return None
+    old = ctx.prec
+    ctx.prec = _VERTEX_PREC
+    try:
+        r_lo, r_hi = arb(s_lo).sqrt(), arb(s_hi).sqrt()
+        rr = arb(float(((r_lo + r_hi) / 2).mid()))  # the centre of the enclosure, as a float64
+        r_err = max(_up(rr - r_lo), _up(r_hi - rr), 0.0)
+    finally:
+        ctx.prec = old
+    if not rr >= arb(ra):
+        return None
+    root = float(rr.mid())
+    v = replace(v, r=root, logb=phi.logbeta(root), logrho=float(phi.logrho(root)),
+                phi=s_lo + (s_hi - s_lo) / 2 - root * root)
+    # x_∞: z_B on the basis, 0 off it (the float64 projection's entries there are at r_a, not at r_∞; the
+    # true ones lie in (0, ε_j], which the bar covers)
+    x = np.zeros(task.n)
+    x[B] = zB
+    x_err = max(float(np.max(dB)), float(np.max(eps_c)) if eps_c.size else 0.0)
+    if moved or start.reason.startswith("r² > η̃ at the root ("):
+        # the uniqueness argument was made at r_a (or at a float64 root the enclosure rejected): say so
+        start = replace(start, reason=re.sub(r"^r² > η̃ at the root \([^)]*\)",
+                                             f"r² > η̃ on r ≥ r_a = {ra:.6g} (r_a² > {et:.6g}; r_a below the "
+                                             "enclosed root)", start.reason))
+    if v.d is None or not v.d.has_bounds:  # the error fields are replaced below
+        # at a vertex S does not move with r (to the enclosure's width): φ' = −2r where not computed
+        v = replace(v, d=_Deriv(dphi=v.d.dphi if v.d is not None else -2 * root, dS_proj=0.0, dxdr_inf=0.0,
+                                dx_proj_inf=0.0, dS_round=0.0, dx_round_inf=0.0))
+    hi = max(float(start.bracket[1] or 0), _up(r_hi))
+    out = _assemble(task, phi, v, root, 0.0, replace(start, bracket=(ra, hi)))
+    ok = r_err <= task.rtol * abs(float(root))
+    resid = float(np.linalg.norm(phi.ar.Ax(x) - phi.ar.y))
+    msg = (f"{'converged' if ok else 'not converged'}: r_∞ = {mpmath.nstr(mpmath.mpf(float(root)), 17)} ± "
+           f"{r_err:.2g} (rigorous: the projection sits at an LP vertex of {len(B)} columns, enclosed in ball "
+           f"arithmetic; the root lies in [√S_lo, √S_hi]), ‖Ax − y‖ = {resid:.3g} after {start.iterations} "
+           f"projections{'' if start.unique else ' (root not proven unique, see unique_root_reason)'}; ν is the "
+           f"float64 projection's dual at r = {ra:.6g}, a start only")
+    return replace(out, status=Status.CONVERGED if ok else Status.NOT_CONVERGED, message=msg, r_inf_error=r_err,
+                   x_inf_error=x_err, x_inf=x, x_inf_user=task.problem.to_user(x), residual=resid,
+                   phi_residual=max(abs(s_lo - float(root) ** 2), abs(s_hi - float(root) ** 2)))
+
+
+def _vertex_after_failure(task: _Task, phi: _Phi, exc) -> Optional[LimitResult]:
+    """The bracket search stopped where float64 cannot represent ``β`` (``exc.reached = (r_a, φ(r_a))``,
+    ``φ(r_a) > 0``): :func:`_vertex_stage` from the projection at ``r_a``, whose enclosure holds for every
+    ``r ≥ r_a``.  None where it does not apply or does not certify."""
+    ra = exc.reached[0]
+    v = phi.cache.get(ra)
+    if task.L == 2 or not task.dense or v is None or v.phi is None:
+        return None
+    S_lower = task.diag.l1_lower_bound
+    if S_lower is None and task.diag.l1_min is None:
+        S_lower = _dual_l1_bound(phi.ar, v.proj.nu)
+        task.diag = replace(task.diag, l1_lower_bound=S_lower,
+                            l1_lower_bound_from="the dual of the projection at the last radius reached")
+    unique, reason = _uniqueness(phi, ra, S_lower, float(task.config.eta_tilde), task.L)
+    v = phi.cache.get(ra, v)
+    start = _Start(ra, (ra, float(exc.r)), phi.evals, reason, unique)
+    out = _vertex_stage(task, phi, v, ra, start)
+    if out is None:
+        return None
+    note = (f"; float64 could not evaluate φ beyond r = {ra:.6g} ({exc.proj.message}), and the root above it "
+            "comes from the vertex enclosure alone")
+    return replace(out, message=out.message + note, float64_failure=exc.proj.message)
 
 
 def _point_could_converge(task: _Task, v: _Eval, root, last_step) -> bool:

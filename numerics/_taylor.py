@@ -58,9 +58,17 @@ cheaper than mpfr on object arrays), the products with ``A``/``Aᵀ`` need no co
 truncations to ``W`` bits round (absolute ``2^-W |c_0|`` per coefficient, below the working precision in a
 step while ``h ≤ H·2^(FIXED_GUARD_BITS/p)``, checked on every step; otherwise the jet is redone in mpfr).
 The scalar series ``r, q, a^m, …`` stay mpfr; at the float-tail order the arrays go straight to float64;
-``FIXED_POINT = False`` (module switch) keeps the jets in mpfr.  Measured (python-flint 0.9): ``arb_mat`` and
-``fmpz_mat`` products are fast, but converting an mpfr vector into them and back costs about
-1 µs per entry, so they do not beat these kernels inside the jet.  The invariant check at the
+``FIXED_POINT = False`` (module switch) keeps the jets in mpfr.  The step-size data
+``ν_j`` (:func:`_rel_norms`) are computed in float64 where every value lies in its normal range (they
+steer the step and the float tail to a few digits), else in mpfr.  Measured (python-flint 0.9):
+``arb_mat`` and ``fmpz_mat`` products are fast, but converting the jet's integers into them and back
+costs 0.3–1 µs per entry, so they do not beat these kernels inside the jet (an ``fmpz_mat`` product
+with Python-int results was faster for ``Aᵀ`` of 100×40, but the int→mpz conversion the jet then needs
+ate the gain), and packing rows into one big integer each (Kronecker substitution) for the sums
+``Σ_j a^{2L}_{k−j} (A u^L)_j`` and ``Σ_j c₂_{k−j} u_j`` was no faster at these orders and sizes (replayed on
+the calls of real runs).  Where a jet's time goes: about 100 ns per mpz multiply–add in the Cauchy sums
+(object-array ``einsum`` and ``np.dot``: about half of a run at ``N = 20``, ``L = 3``), some 25 numpy
+calls per order, and the mpfr scalar series (about 15 %).  The invariant check at the
 checkpoints runs in python-flint ball arithmetic (:class:`_InvariantCheck`, ``arb_mat`` with the
 basis of ``numerics._formulas.range_basis``), whose radii bound its rounding
 (``diagnostics.ball_radius_max``).  The bookkeeping shared with the float64 engine (default
@@ -201,12 +209,35 @@ ADAPTIVE_MARGIN_DIGITS = 1
 ``ε·10^(FLOAT_DIGITS−1−ADAPTIVE_MARGIN_DIGITS)``: one digit of room for the step to change."""
 
 
+_NU_FLOAT_MIN = 1e-290
+""":func:`_rel_norms` works in float64 where every ``ν_j`` and every ``ν_j · min_i |c_i0|`` is at least this
+(so no maximum comes from an entry that float64 underflowed, and no quotient is subnormal) and nothing
+overflows."""
+
+
 def _rel_norms(series):
-    """``ν_j = max_i |c_ij| / |c_i0|`` for ``j = 0..p`` (object array of mpfr; ``None`` if some ``c_i0 = 0``)."""
+    """``ν_j = max_i |c_ij| / |c_i0|`` for ``j = 0..p`` (object array of mpfr; ``None`` if some ``c_i0 = 0``).
+
+    The step-size and float-tail decisions need ``ν_j`` to a few digits only: it is computed in float64
+    (one correctly rounded division per entry, so within a few units of 2^-53 relative) where every
+    entry and quotient lies in float64's normal range as :data:`_NU_FLOAT_MIN` checks, else in mpfr."""
     p1 = len(series[0])
     C = np.empty((len(series), p1), dtype=object)
     for i, s in enumerate(series):
         C[i] = s if isinstance(s, np.ndarray) else _obj_array(s, p1)
+    try:
+        F = np.abs(C.astype(float))
+    except (OverflowError, ValueError, TypeError):
+        F = None
+    if F is not None and np.all(np.isfinite(F)):
+        f0 = F[:, 0]
+        m0 = float(f0.min())
+        if m0 >= _NU_FLOAT_MIN and float(f0.max()) < 1e300:
+            with np.errstate(over="ignore"):  # an overflowing quotient takes the mpfr path below
+                nu = (F / f0[:, None]).max(axis=0)
+            lo = float(nu.min())  # every quotient normal too (not only the entries): no subnormal ν_j
+            if np.all(np.isfinite(nu)) and lo >= _NU_FLOAT_MIN and lo * m0 >= _NU_FLOAT_MIN:
+                return _obj_array((_ZERO + v for v in nu.tolist()), p1)
     c0 = np.abs(C[:, 0])
     if any(v == 0 for v in c0):
         return None
@@ -492,6 +523,12 @@ class _IntMatrix:
         if A.size >= _LIMB_MIN_ENTRIES and A.shape[1] <= _LIMB_MAX_COLS and e <= _LIMB_MAX_BITS:
             self.limbs = _limbs_of(self.Z)
 
+    def int_dot(self, v):
+        """``Z v`` exactly for an object array ``v`` of integers (an object array of mpz)."""
+        if self.limbs is None:
+            return self.Z.dot(v)
+        return _obj_array(map(gmpy2.mpz, _limb_dot(self.limbs, self.shape[0], v.tolist())), self.shape[0])
+
     @property
     def rows(self):
         """The rows as mpfr lists (for the ``fsum`` fallback; built on first use)."""
@@ -547,9 +584,7 @@ def _fixed_unit_exponent(h_prev):
 
 def _imatvec(mat, v):
     """``Z v`` exactly (object array of ints) for the integer matrix of an :class:`_IntMatrix`."""
-    if mat.limbs is None:
-        return mat.Z.dot(v)
-    return _obj_array(map(gmpy2.mpz, _limb_dot(mat.limbs, mat.shape[0], v.tolist())), mat.shape[0])
+    return mat.int_dot(v)
 
 
 def _rshift(X, s):
@@ -695,8 +730,10 @@ class _FixedJet:
         conv, sq = _conv, _sq
         Bz = np.empty((p + 1, M), dtype=object)
         Phi = np.empty((p + 1, n), dtype=object)
-        at = []  # m_psi a^{2L}_j H^j 2^gamma (integers)
-        ct = []  # c2_j H^j 2^phi (integers)
+        at = np.empty(p + 1, dtype=object)  # m_psi a^{2L}_j H^j 2^gamma (integers)
+        ct = np.empty(p + 1, dtype=object)  # c2_j H^j 2^phi (integers)
+        # the powers of a: a², a^m (3 ≤ m ≤ L), a^{2L}, each from ones already appended
+        apow = [(ap[2], sq, a, None)] + [(ap[m], conv, ap[m - 1], a) for m in range(3, L + 1)] + [(a2L, sq, aL, None)]
         gamma = phi = s_phi = None
         eta = self.eta  # None on the first step until order 0 is done (H^0 = 1 whatever the unit)
         k_est = min(4, kend)  # first step: the unit is settled after this many orders
@@ -705,13 +742,8 @@ class _FixedJet:
             if deadline is not None and k % 8 == 0 and time.perf_counter() > deadline:
                 raise _OutOfTime(k)
             a.append(conv(R, Q))
-            for m in range(2, 2 * L + 1):
-                if m == 2:
-                    ap[2].append(sq(a))
-                elif m == 2 * L:
-                    a2L.append(sq(aL))
-                elif m <= L:
-                    ap[m].append(conv(ap[m - 1], a))
+            for dst, f, x, z in apow:
+                dst.append(f(x) if z is None else f(x, z))
             for m in range(2, L + 1):
                 pw[m][k] = (_csq(U, k) if m == 2 else _cc(pw[m - 1], U, k)) >> W
             Pk = _rshift(P[k], shP)
@@ -725,13 +757,13 @@ class _FixedJet:
             D2.append((_ZERO + _csq_all(Bz, k)) * p2(-(2 * beta + ek)))
             d.append(conv(aL, D2) - (_ZERO + Yint.dot(Bzk)) * p2(-(beta + ey + ek)))
             sig.append(L * conv(aLm1, d))
-            at.append(mpz(m_psi * a2L[k] * p2(ek + gamma)))
+            at[k] = mpz(m_psi * a2L[k] * p2(ek + gamma))
             # y a^L_k at the scale of Σ_j at_{k−j} Bz_j
             if y_fold:
                 yk = Yint * mpz(m_psi * aL[k] * p2(ek + beta + gamma - ey))
             else:
                 yk = (Yint * mpz(m_psi * aL[k] * p2(ek + beta + gamma))) >> ey
-            psik = (np.dot(_obj_array(at[k::-1], k + 1), Bz[:k + 1]) - yk) >> W
+            psik = (np.dot(at[k::-1], Bz[:k + 1]) - yk) >> W
             q2.append(sq(Q))
             aq2.append(conv(a, q2))
             c2.append(eta_u * conv(aq2, sig))
@@ -742,13 +774,13 @@ class _FixedJet:
                     bl = W  # Aᵀψ = 0: any scale
                 s_phi = bl - W
                 phi = beta + gamma - W + eA - s_phi
-            ct.append(mpz(c2[k] * p2(ek + phi)))
+            ctk = ct[k] = mpz(c2[k] * p2(ek + phi))
             if L == 2:
-                Phi[k] = _rshift(X, s_phi) + ct[k]
+                Phi[k] = _rshift(X, s_phi) + ctk
                 udot = _cc(U, Phi, k)
             else:
                 Phi[k] = _rshift(X, s_phi)
-                udot = _rshift(_cc(Um1, Phi, k), shU) + np.dot(_obj_array(ct[k::-1], k + 1), U[:k + 1])
+                udot = _rshift(_cc(Um1, Phi, k), shU) + np.dot(ct[k::-1], U[:k + 1])
             qs.append(conv(Q, sig))
             if r2:
                 rr.append(sq(R))
@@ -766,7 +798,7 @@ class _FixedJet:
             if eta is None:  # first step, order 0: a generous provisional unit 2^4 / ν_1
                 eta = self._provisional_unit(U[0], udot, phi, R, Q)
             sh = phi - eta
-            U[k1] = udot // (k1 << sh) if sh >= 0 else (udot << -sh) // k1
+            U[k1] = (udot >> sh) // k1 if sh >= 0 else (udot << -sh) // k1  # (= udot // (k1·2^sh), floors nest)
             if self.first and k1 == k_est:
                 eta = self._settle_unit(eta, k1, R, Q, U, pw, Bz, Phi, at, ct)
         self._true(U, kend + 1, cU, U_out)
@@ -774,9 +806,10 @@ class _FixedJet:
         return kend
 
     def to_mpfr(self, pw_out, Bz_out, Phi_out):
-        """The other integer arrays of :meth:`run` as mpfr (rows ``0..kend-1``) into the ``*_out`` arrays."""
+        """The other integer arrays of :meth:`run` as mpfr (rows ``0..kend-1``) into the ``*_out`` arrays; not
+        ``u^L`` (``pw[L]``), whose rows the later orders never read (only row ``k`` enters ``A u^L``)."""
         U, pw, Bz, Phi, beta, phi, kend = self.ints
-        for m in range(2, self.s.L + 1):
+        for m in range(2, self.s.L):
             self._true(pw[m], kend, self.c[m], pw_out[m])
         self._true(Bz, kend, [beta] * self.s.M, Bz_out)
         self._true(Phi, kend, [phi] * self.s.n, Phi_out)
@@ -798,15 +831,17 @@ class _FixedJet:
         return F
 
     def floats(self, Hf):
-        """``(U, {m: U^m}, A u^L, Φ)`` as the float tail's scaled float64 arrays, or None (out of range)."""
+        """``(U, {m: U^m}, A u^L, Φ)`` as the float tail's scaled float64 arrays, or None (out of range);
+        ``U^L`` comes back as zeros (the tail reads only the rows it computes itself, see :meth:`to_mpfr`)."""
         U, pw, Bz, Phi, beta, phi, kend = self.ints
         L = self.s.L
         if not (0.25 <= Hf / self.H <= 4.0):
             return None
         out = [self._float(U, kend + 1, self.cU, Hf), {}, self._float(Bz, kend, [beta] * self.s.M, Hf),
                self._float(Phi, kend, [phi] * self.s.n, Hf)]
-        for m in range(2, L + 1):
+        for m in range(2, L):
             out[1][m] = self._float(pw[m], kend, self.c[m], Hf)
+        out[1][L] = np.zeros(pw[L].shape, dtype=float)
         if any(v is None for v in (out[0], out[2], out[3])) or any(v is None for v in out[1].values()):
             return None
         return out
@@ -830,12 +865,9 @@ class _System:
     def __init__(self, problem: Problem, config: FlowConfig):
         A = problem.A_eff
         self.M, self.n = A.shape
-        self.rows = [[mpfr(float(v)) for v in row] for row in A]
-        self.cols = [[self.rows[m][i] for m in range(self.M)] for i in range(self.n)]
-        self.y = [mpfr(float(v)) for v in problem.y]
-        self.rows_f = [[float(v) for v in row] for row in A]
-        self.cols_f = [[float(A[m, i]) for m in range(self.M)] for i in range(self.n)]
-        self.y_f = [float(v) for v in problem.y]
+        self.rows = [[_ZERO + v for v in row] for row in np.asarray(A, dtype=float).tolist()]  # exact
+        self.y_f = np.asarray(problem.y, dtype=float).tolist()
+        self.y = [_ZERO + v for v in self.y_f]
         self.A_obj = _int_matrix(np.asarray(A, dtype=float))
         self.At_obj = _int_matrix(np.asarray(A, dtype=float).T)
         self.y_obj = np.array(self.y, dtype=object)
@@ -938,7 +970,10 @@ class _System:
                             fx.to_mpfr(pw, Bz, Phi)
                         U = _arr_to_float(U, k0 + 1, H, Hf, fast)
                         for m in range(2, L + 1):
-                            pw[m] = _arr_to_float(pw[m], k0, H, Hf, fast)
+                            if m == L and fx is not None:  # rows 0..k0-1 of u^L are never read again (to_mpfr skips them)
+                                pw[m] = np.zeros(pw[m].shape, dtype=float)
+                            else:
+                                pw[m] = _arr_to_float(pw[m], k0, H, Hf, fast)
                         Bz = _arr_to_float(Bz, k0, H, Hf, fast)
                         Phi = _arr_to_float(Phi, k0, H, Hf, fast)
                     else:
@@ -1117,7 +1152,15 @@ def _basis_balls(A_bytes: bytes, shape: tuple, dps: int, prec: int):
 
 
 class _InvariantCheck:
-    """``‖P_ker(A) h‖ / ‖h‖`` of the invariant ``h`` of docs/math.md §3 at a state.
+    """``‖P_ker(A) h‖ / max(‖h‖, ‖log_L(b)‖)`` of the invariant ``h`` of docs/math.md §3 at a state
+    (``b = ū0`` for WN-GF, ``w0`` otherwise).
+
+    ``h`` is a difference of two ``L``-logarithms of the size of ``log_L(b)`` (in the log form, of
+    ``d = log a − log b`` scaled by ``b^{2−L}``), so at ``dps`` digits it is held only to about
+    ``10^-dps ‖log_L(b)‖``: the residual is relative to that where ``‖h‖`` is smaller (docs/math.md §6,
+    "report such residuals relative to the precision the components are held to"; the float64 engine
+    does the same, ``numerics._flow64.invariant_scale``).  Without it a start with a component of
+    ``1e-40`` at ``L = 3`` (``log_L(ū0) ≈ 1e40``) reported the rounding of ``h`` as a residual of order 1.
 
     ``h`` comes from the one home of the formula (:mod:`numerics._formulas.invariant_h`, in log
     form: with ``s`` for constant rates, with ``s = 0`` and ``log w`` for plain GF and the rates
@@ -1141,6 +1184,11 @@ class _InvariantCheck:
         self.eta_t = config.mp("eta_tilde")
         self.radius_max = 0.0
         self.prec = mpmath.mp.prec
+        # ‖log_L(b)‖ at dps from log b (log_L(b) = h_log(log b, 0): no b^{2−L} is formed before the product)
+        log_b = self.log_ubar0 if config.rates == "constant" else self.log_w0
+        zero = mp_array([mpmath.mpf(0)] * n)
+        lb = _formulas.invariant_h(log_b, zero, mpmath.mpf(0), self.L)
+        self.scale = mpmath.sqrt(mpmath.fsum(v * v for v in lb))
 
     def h(self, log_u, r):
         """``h`` at dps from ``log u`` (object array of mpf) and ``r`` (WN) or ``log w`` (plain: ``r`` None)."""
@@ -1154,7 +1202,7 @@ class _InvariantCheck:
         return _formulas.invariant_h(log_w, self.log_w0, mpmath.mpf(0), L)
 
     def residual(self, h) -> float:
-        """``‖h − Q Qᵀ h‖ / ‖h‖`` for ``h`` (object array of mpf) in ball arithmetic at the working
+        """``‖h − Q Qᵀ h‖ / max(‖h‖, ‖log_L(b)‖)`` for ``h`` (object array of mpf) in ball arithmetic at the working
         precision: the upper end of the ball (float; 0 for ``h = 0``); the radius enters
         :attr:`radius_max`."""
         ball = self.residual_ball(h)
@@ -1164,14 +1212,19 @@ class _InvariantCheck:
         return float(ball.upper())
 
     def residual_ball(self, h) -> "arb":
-        """The ball that encloses ``‖h − Q Qᵀ h‖ / ‖h‖`` (exactly 0 for ``h = 0``)."""
+        """A ball whose upper end bounds ``‖h − Q Qᵀ h‖ / max(‖h‖, ‖log_L(b)‖)`` from above (exactly 0 for
+        ``h = 0``): it encloses that quotient where ``‖h‖``'s ball lies above ``‖log_L(b)‖``; elsewhere the
+        divisor is ``‖log_L(b)‖`` itself, and the ball encloses a quotient at least as large."""
         saved = flint.ctx.prec
         flint.ctx.prec = self.prec
         try:
             hb = arb_mat([[_mpf_to_arb(v)] for v in h])
             p = hb - self.Q * (self.Qt * hb) if self.rank else hb
             nh = _norm_arb(hb)
-            return arb(0) if nh.is_zero() else _norm_arb(p) / nh
+            if nh.is_zero():
+                return arb(0)
+            sc = _mpf_to_arb(self.scale)
+            return _norm_arb(p) / (nh if nh.lower() >= sc else sc)
         finally:
             flint.ctx.prec = saved
 
@@ -1304,9 +1357,10 @@ class _LimitTest:
     """The steady-state test of :mod:`numerics._steady` fed with the limit estimate at dps: the
     Bregman projection of ``β(t)`` onto ``{Az = y, z ≥ 0}`` (docs/math.md §4)."""
 
-    def __init__(self, problem: Problem, config: FlowConfig, o: dict, states: _State, deadline):
+    def __init__(self, problem: Problem, config: FlowConfig, o: dict, states: _State, deadline, log_w0=None):
         self.problem, self.config, self.o, self.states, self.deadline = problem, config, o, states, deadline
-        self.log_w0 = mp_array(config.log_w0_mp(problem.n))
+        # log w0 at dps (the invariant check's, computed by the same expression, when given)
+        self.log_w0 = mp_array(config.log_w0_mp(problem.n)) if log_w0 is None else log_w0
         self.r0 = config.mp("r0")
         self.eta_t = config.mp("eta_tilde")
         self.test = _steady.SteadyTest(o["limit_tol_mp"], dps=o["dps"])
@@ -1495,7 +1549,7 @@ class _Run:
         self.records = _Records(sysm, self.states, check, progress)
         ny = gmpy2.sqrt(fsum(mpfr(float(v)) ** 2 for v in problem.y))
         self.monitor = _steady.LossMonitor(noise=_mpf_to_mpfr(_steady.loss_noise(o["dps"])), ny=ny)
-        self.limit = _LimitTest(problem, config, o, self.states, deadline)
+        self.limit = _LimitTest(problem, config, o, self.states, deadline, log_w0=check.log_w0)
         self.stats = _StepStats(o["k0"], o["order"])
         self.note = _scale_note(problem, ny)
         self.nsteps = 0

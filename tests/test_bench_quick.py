@@ -89,3 +89,30 @@ def test_heyoka_system_matches_the_toolkit_field():
     ref = np.concatenate([[rd], ud])
     assert names[0] == "r" and len(names) == p.n + 1
     assert np.max(np.abs(got - ref)) <= tol(DPS_FLOAT64, K_ROUNDOFF) * np.max(np.abs(ref))
+
+
+def test_long_rows_only_with_long():
+    """Item 4's N = 10⁵ rows run only with ``--long``; ``--quick --long`` is refused."""
+    from benchmarks import l1_solver, run
+
+    assert all(N < 10**5 for N, _ in l1_solver.sizes(False))
+    assert set(l1_solver.LONG_SIZES) <= set(l1_solver.sizes(False, long=True))
+    assert run.parse_args(["--long"]).long
+    with pytest.raises(SystemExit):
+        run.parse_args(["--quick", "--long"])
+
+
+def test_tried_sections_follow_the_missed_targets(tmp_path):
+    """Only the hand-written sections of items that missed a target in the run are copied."""
+    from benchmarks._common import ItemResult, Target
+    from benchmarks.run import tried_sections
+
+    f = tmp_path / "TRIED.md"
+    f.write_text("### Item 1: one\n\ntext one\n\n### Item 3: three\n\ntext three\n")
+    r1 = ItemResult("high_precision", "1. High precision: x", targets=[Target("a", "g", "m", False)])
+    r3 = ItemResult("gd", "3. WN-GD: y", targets=[Target("b", "g", "m", True)])
+    got = tried_sections([r1, r3], f)
+    assert len(got) == 1 and got[0].startswith("### Item 1: one") and "text three" not in got[0]
+    r3.targets[0].met = False
+    assert len(tried_sections([r1, r3], f)) == 2
+    assert tried_sections([r1, r3], tmp_path / "absent.md") == []

@@ -17,6 +17,11 @@ from numerics._limit import limit_solve
 from numerics._precision import DPS_FLOAT64, K_ACCUMULATED, K_ROUNDOFF, K_SOLVE, tol, workdps
 from numerics._problem import Problem, generate
 
+try:  # tests/ is on sys.path (rootdir conftest) under plain `pytest`; the package path under `python -m`
+    from limit_checks import assert_vertex_root_at_50_digits
+except ImportError:  # pragma: no cover
+    from tests.limit_checks import assert_vertex_root_at_50_digits
+
 
 def _grad_F_mp(z, L):
     """∇F(z) = log_L(z^{1/L}), written out here independently of numerics."""
@@ -398,13 +403,17 @@ def test_tiny_A_error_bar_is_honest_and_not_inflated(seed):
 def test_tiny_A_at_L3_says_where_float64_stops():
     """At L = 3 the root (r ≈ 71) needs β^{-1/3} ≈ e^{8500}, beyond float64: the bracket search used to
     creep by ever smaller steps and end with "no sign change of φ found between 12 and 12".  It must
-    say how far it got, on which side the root lies, and why the projection failed."""
+    say how far it got; the root above that radius now comes from the LP-vertex enclosure
+    (numerics._limit._vertex_enclosure), which holds for every larger radius.  Without a certified vertex
+    it fails saying where float64 stopped (tests/test_limit_vertex.py)."""
     q = _scaled_down(0)
     res = limit_solve(q, FlowConfig(L=3, r0=1, eta_r=0.3), time_limit=120)
-    assert res.status is Status.FAILED
+    assert res.status is Status.CONVERGED, res.message
     assert "between" not in res.message
-    assert "bracket search reached r =" in res.message and "root lies above it" in res.message
-    assert "Bregman projection failed" in res.message
+    assert "float64 could not evaluate φ beyond r =" in res.message and "LP vertex" in res.message
+    assert 70 < res.r_inf < 72 and res.r_inf_error <= tol(DPS_FLOAT64, K_SOLVE) * res.r_inf
+    assert_vertex_root_at_50_digits(q, res, 3)  # independent check at 50 digits (tests/limit_checks.py)
+    assert "beyond float64's range" in res.float64_failure
 
 
 def test_cs30_at_L3_small_eta_converges_and_agrees_with_dps():

@@ -9,6 +9,8 @@ and a step that outgrows the unit is redone in mpfr (bit for bit the all-mpfr ru
 
 from __future__ import annotations
 
+import math
+
 import gmpy2
 import mpmath
 import numpy as np
@@ -46,6 +48,18 @@ def _jets(pb, cfg, u, r, p, k0, hint, dps):
             return a, b, h
 
 
+def _assert_close_to_the_mpfr_jet(a, b, h, k0):
+    """The jet ``a`` is the all-mpfr jet ``b`` up to rounding, and from order ``k0`` on up to the float
+    tail's own error (relative 1e-12 per coefficient)."""
+    with workdps(DPS + 10):
+        for sa, sb in zip(a, b):
+            c0 = abs(_mp(sb[0]))
+            for j, (x, z) in enumerate(zip(sa, sb)):
+                hj = mpmath.mpf(h) ** j
+                lim = tol(DPS, K_ROUNDOFF) * c0 + (1e-12 * abs(_mp(z)) * hj if j >= k0 else 0)
+                assert abs(_mp(x) - _mp(z)) * hj <= lim, (j, x, z)
+
+
 @given(seed=st.integers(0, 10_000), L=st.sampled_from([2, 3]), rates=st.sampled_from(["constant", "r2"]),
        tiny=st.booleans(), prev=st.floats(0.4, 2.0))
 def test_fixed_point_jet_matches_the_mpfr_jet(seed, L, rates, tiny, prev):
@@ -74,13 +88,7 @@ def test_fixed_point_jet_hands_over_to_the_float_tail():
     p = taylor.taylor_order(DPS)
     k0 = taylor.float_switch_order(DPS, p)
     a, b, h = _jets(pb, cfg, u, 1.0, p, k0, lambda hj: hj, DPS)
-    with workdps(DPS + 10):
-        for sa, sb in zip(a, b):
-            c0 = abs(_mp(sb[0]))
-            for j, (x, z) in enumerate(zip(sa, sb)):
-                hj = mpmath.mpf(h) ** j
-                lim = tol(DPS, K_ROUNDOFF) * c0 + (1e-12 * abs(_mp(z)) * hj if j >= k0 else 0)
-                assert abs(_mp(x) - _mp(z)) * hj <= lim, (j, x, z)
+    _assert_close_to_the_mpfr_jet(a, b, h, k0)
 
 
 @pytest.mark.parametrize("L,mixed", [(2, True), (3, True), (2, False)])
@@ -185,3 +193,21 @@ def test_the_diagnostics_count_the_jets_by_arithmetic(monkeypatch):
     ref = integrate_taylor(pb, cfg, dps=DPS, t_max=2.0, checkpoints=[2.0])
     got, text = counts(ref)
     assert got["WN jets in mpfr"] >= ref.nsteps and "fixed-point" not in text, text
+
+
+@pytest.mark.parametrize("L", [2, 3])
+@pytest.mark.parametrize("speed", [1, 10**10])
+def test_a_refused_float_hand_over_converts_through_mpfr(monkeypatch, L, speed):
+    """Where the fixed-point arrays cannot go straight to float64 (``_FixedJet.floats`` gives None), they
+    go through mpfr (``to_mpfr``) to the float tail; ``u^L``'s old rows, which ``to_mpfr`` skips, are never
+    read.  A fast flow (rates times ``speed``: steps near 1e-10) takes the slow path of ``_arr_to_float``
+    (``|log10 H|·(k0 + 1) ≥ 200``), where a skipped row used to raise."""
+    monkeypatch.setattr(taylor._FixedJet, "floats", lambda self, Hf: None)
+    pb = generate("sparse_positive", 10, 4, 3)
+    cfg = FlowConfig(L=L, r0=1.0, eta_r=speed / 10, eta_u=speed)
+    u = np.full(pb.n, 1 / np.sqrt(pb.n))
+    p = taylor.taylor_order(DPS)
+    k0 = taylor.float_switch_order(DPS, p)
+    a, b, h = _jets(pb, cfg, u, 1.0, p, k0, lambda hj: hj, DPS)
+    assert (abs(math.log10(h)) * (k0 + 1) >= 200) == (speed > 1)  # the path named above
+    _assert_close_to_the_mpfr_jet(a, b, h, k0)
