@@ -164,8 +164,8 @@ def tried_sections(results, path) -> list:
     for chunk in chunks:
         head = chunk.split(":", 1)[0]  # "Item N"
         if head.startswith("Item ") and head[5:].strip() in missed:
-            keep.append("### " + chunk.strip() + "\n")
-    return keep
+            keep.append((int(head[5:]), "### " + chunk.strip() + "\n"))
+    return [text for _, text in sorted(keep)]
 
 
 def main(argv=None) -> int:
