@@ -41,15 +41,11 @@ MEM_MARGIN = 2 * 2**30
 
 
 def available_bytes():
-    """``MemAvailable`` of ``/proc/meminfo`` (None where there is no such file)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
+    """``MemAvailable`` of ``/proc/meminfo`` in bytes (None where there is none): the reproduction's own
+    reading (:func:`wnbias.experiments._common.mem_available_bytes`)."""
+    from wnbias.experiments._common import mem_available_bytes
+
+    return mem_available_bytes()
 
 
 def _traced_peak(fn):

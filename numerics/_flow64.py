@@ -1081,7 +1081,7 @@ def integrate64(
         return lo, rn
 
     def finish(status, message, t, zv, nsteps):
-        field = (f"numerics._flow64._Reduced, integrated in {coords}" if coords.startswith("the dual")
+        field = (f"numerics._flow64._Reduced, integrated in {coords}" if coord_kind.startswith("lambda")
                  else f"numerics._derived.wn_log_u_dot (v̇ = u̇/u, evaluated in place), integrated in {coords}")
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
             r = float(zv[0])

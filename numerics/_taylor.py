@@ -605,6 +605,24 @@ class _NoFixed(Exception):
     """The fixed-point jet cannot start (all first-order coefficients 0): the jet runs in mpfr."""
 
 
+def _rq_rates(k, S_k, scal, R, Q, aL, conv, sq, r2, eta_r, m_psi):
+    """Order ``k`` of ``ṙ`` and ``q̇`` (module docstring), shared by the fixed-point and the mpfr/float jets:
+    appends ``q σ̂``, ``r²`` (rates ``(r², 1)``), ``S_k = Σ_i (u²)_k``, ``⟨u, u̇⟩`` and ``q³`` to their scalar
+    series in ``scal`` (in place) and returns ``(ṙ_k, q̇_k)``; ``conv``/``sq`` are the arithmetic of the
+    order (mpfr, or float64 in the tail)."""
+    D2, d, sig, q2, aq2, c2, qs, rr, S, uu, q3 = scal
+    qs.append(conv(Q, sig))
+    if r2:
+        rr.append(sq(R))
+        rdot = -conv(rr, qs)
+    else:
+        rdot = -eta_r * qs[k]
+    S.append(S_k)
+    uu.append(m_psi * conv(aL, d) + conv(c2, S))
+    q3.append(conv(q2, Q))
+    return rdot, -conv(q3, uu)
+
+
 class _FixedJet:
     """The mpfr orders of :meth:`_System.jet_wn` in exact integer (fixed-point) arithmetic.
 
@@ -781,17 +799,9 @@ class _FixedJet:
             else:
                 Phi[k] = _rshift(X, s_phi)
                 udot = _rshift(_cc(Um1, Phi, k), shU) + np.dot(ct[k::-1], U[:k + 1])
-            qs.append(conv(Q, sig))
-            if r2:
-                rr.append(sq(R))
-                rdot = -conv(rr, qs)
-            else:
-                rdot = -eta_r * qs[k]
             Zk = Pk if L == 2 else _rshift(Z[k], shS)  # (L = 2: Z = P, at the common scale already)
-            S.append((_ZERO + sum(Zk.tolist())) * p2(-(mu + ek)))
-            uu.append(m_psi * conv(aL, d) + conv(c2, S))
-            q3.append(conv(q2, Q))
-            qdot = -conv(q3, uu)
+            rdot, qdot = _rq_rates(k, (_ZERO + sum(Zk.tolist())) * p2(-(mu + ek)), scal, R, Q, aL, conv, sq, r2,
+                                   eta_r, m_psi)
             k1 = k + 1
             R.append(rdot / k1)
             Q.append(qdot / k1)
@@ -1015,16 +1025,7 @@ class _System:
             else:
                 Phi[k] = At.dot(psik)
                 udot = _cc(Um1, Phi, k) + _sdot(c2, U, k)
-            qs.append(conv(Q, sig))
-            if r2:
-                rr.append(sq(R))
-                rdot = -conv(rr, qs)
-            else:
-                rdot = -eta_r * qs[k]
-            S.append(fs(Z[k]))
-            uu.append(m_psi * conv(aL, d) + conv(c2, S))
-            q3.append(conv(q2, Q))
-            qdot = -conv(q3, uu)
+            rdot, qdot = _rq_rates(k, fs(Z[k]), scal, R, Q, aL, conv, sq, r2, eta_r, m_psi)
             if Hf is None:  # exact division in mpfr
                 k1 = k + 1
                 R.append(rdot / k1)

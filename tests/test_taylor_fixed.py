@@ -48,15 +48,16 @@ def _jets(pb, cfg, u, r, p, k0, hint, dps):
             return a, b, h
 
 
-def _assert_close_to_the_mpfr_jet(a, b, h, k0):
-    """The jet ``a`` is the all-mpfr jet ``b`` up to rounding, and from order ``k0`` on up to the float
-    tail's own error (relative 1e-12 per coefficient)."""
+def _assert_close_to_the_mpfr_jet(a, b, h, k0=None):
+    """The jet ``a`` is the all-mpfr jet ``b`` up to rounding, and from order ``k0`` on (None: no float
+    tail) up to the float tail's own error (relative 1e-12 per coefficient)."""
     with workdps(DPS + 10):
         for sa, sb in zip(a, b):
             c0 = abs(_mp(sb[0]))
             for j, (x, z) in enumerate(zip(sa, sb)):
                 hj = mpmath.mpf(h) ** j
-                lim = tol(DPS, K_ROUNDOFF) * c0 + (1e-12 * abs(_mp(z)) * hj if j >= k0 else 0)
+                tail = k0 is not None and j >= k0
+                lim = tol(DPS, K_ROUNDOFF) * c0 + (1e-12 * abs(_mp(z)) * hj if tail else 0)
                 assert abs(_mp(x) - _mp(z)) * hj <= lim, (j, x, z)
 
 
@@ -71,12 +72,7 @@ def test_fixed_point_jet_matches_the_mpfr_jet(seed, L, rates, tiny, prev):
         u[0] = 1e-40  # per-column scales: a tiny component keeps its relative accuracy
     p = taylor.taylor_order(DPS)
     a, b, h = _jets(pb, cfg, u, 1.2, p, None, lambda hj: prev * hj, DPS)
-    bound = tol(DPS, K_ROUNDOFF)
-    with workdps(DPS + 10):
-        for sa, sb in zip(a, b):
-            c0 = abs(_mp(sb[0]))
-            for j, (x, z) in enumerate(zip(sa, sb)):
-                assert abs(_mp(x) - _mp(z)) * mpmath.mpf(h) ** j <= bound * c0, (j, x, z)
+    _assert_close_to_the_mpfr_jet(a, b, h)
 
 
 def test_fixed_point_jet_hands_over_to_the_float_tail():
@@ -161,12 +157,7 @@ def test_first_step_fixed_point_jet_matches_the_mpfr_jet(seed, L, rates, tiny):
     assert len(settled) == 1  # the first-step path ran: a provisional unit, then settled
     (provisional, unit), = settled
     assert unit < provisional  # lowered: the rows computed so far were shifted to the new scale
-    bound = tol(DPS, K_ROUNDOFF)
-    with workdps(DPS + 10):
-        for sa, sb in zip(a, b):
-            c0 = abs(_mp(sb[0]))
-            for j, (x, z) in enumerate(zip(sa, sb)):
-                assert abs(_mp(x) - _mp(z)) * mpmath.mpf(h) ** j <= bound * c0, (j, x, z)
+    _assert_close_to_the_mpfr_jet(a, b, h)
 
 
 def test_the_diagnostics_count_the_jets_by_arithmetic(monkeypatch):

@@ -570,3 +570,15 @@ def jitter(x, k: int, n: int, *, log: bool = True, width: float = 0.04) -> np.nd
     x = np.asarray(x, dtype=float)
     off = (k - (n - 1) / 2) * width
     return x * 10 ** off if log else x + off
+
+
+def mem_available_bytes():
+    """``MemAvailable`` of ``/proc/meminfo`` in bytes (None where there is none)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None

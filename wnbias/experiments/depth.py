@@ -56,7 +56,8 @@ def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **
         # the depths of a method run as one batch (gemm products instead of a gemv pair per run);
         # each run's records are read back as its own (GDResult.run_records)
         mu_gd = np.array([C.gd_step(p, int(L), a, z_ref, s["step_c"]) for L in Ls])
-        mu_wn = np.array([C.wn_step(p, int(L), r0, et, z_ref, s["step_c"]) for L in Ls])
+        # r0 = a√n: wn_step's GD step at α = r0/√n is mu_gd's (its curvature is not computed twice)
+        mu_wn = np.array([C.wn_step(p, int(L), r0, et, z_ref, s["step_c"], base=mu_gd[i]) for i, L in enumerate(Ls)])
         res_gd = gd(p.A_eff, y, L=Ls, w0=np.full((len(Ls), n), a), mu=mu_gd, steps=s["steps"], loss_tol=loss_tol,
                     record_every=rec_every)
         tick(len(Ls) / 2)

@@ -51,7 +51,8 @@ def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **
             p = C.make_problem(truth, s["N"], s["M"], seed, k=C.k_of(s))
             l1_opt, z_ref = C.l1_reference(p)
             y = p.y
-            mu = np.array([C.wn_step(p, L, r0, et, z_ref, s["step_c"]) for et in ets])
+            base = C.gd_step(p, L, r0 / math.sqrt(p.n), z_ref, s["step_c"])  # the same for every η̃: once
+            mu = np.array([C.wn_step(p, L, r0, et, z_ref, s["step_c"], base=base) for et in ets])
             res = wn_gd(p.A_eff, y, L=L, r0=np.full(ets.shape, r0), eta_r=ets, eta_u=np.ones_like(ets), mu=mu,
                         steps=s["steps"], loss_tol=s["tol_rel"] * 0.5 * float(y @ y))
             status = C.status_names(res.status)

@@ -55,13 +55,14 @@ def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **
             l1_opt, z_ref = C.l1_reference(p)
             loss_tol = s["tol_rel"] * 0.5 * float(y @ y)
             runs = []
-            mu = np.array([C.gd_step(p, L, a, z_ref, s["step_c"]) for a in alphas])
+            mu_gd = np.array([C.gd_step(p, L, a, z_ref, s["step_c"]) for a in alphas])
             w0 = alphas[:, None] * np.ones((1, n))
-            runs.append(("GD", float("nan"), gd(A, y, L=L, w0=w0, mu=mu, steps=s["steps"], loss_tol=loss_tol)))
+            runs.append(("GD", float("nan"), gd(A, y, L=L, w0=w0, mu=mu_gd, steps=s["steps"], loss_tol=loss_tol)))
             tick()
             for et in s["eta_tildes"]:
                 r0 = alphas * math.sqrt(n)
-                mu = np.array([C.wn_step(p, L, r, et, z_ref, s["step_c"]) for r in r0])
+                # r0 = α√n: wn_step's GD step at α is mu_gd's (its curvature is not computed again per η̃)
+                mu = np.array([C.wn_step(p, L, r, et, z_ref, s["step_c"], base=b) for r, b in zip(r0, mu_gd)])
                 res = wn_gd(A, y, L=L, r0=r0, eta_r=et * np.ones_like(r0), eta_u=np.ones_like(r0), mu=mu,
                             steps=s["steps"], loss_tol=loss_tol)
                 runs.append((f"WN-GD η̃={et:g}", et, res))

@@ -141,7 +141,7 @@ def run(out_dir, *, quick: bool = False, seeds: int | None = None, tick=None, **
     tick = C.Ticker(tick)
     t0 = time.perf_counter()
     rows, skipped = [], []
-    mem_available = _mem_available_bytes()  # for the caption: what the machine had free at the start
+    mem_available = C.mem_available_bytes()  # for the caption: what the machine had free at the start
     a, et = float(s["alpha"]), float(s["eta_tilde"])
     for kind in KINDS:
         for N in s["Ns"][kind]:
@@ -316,18 +316,6 @@ def _figure(rows, s):
                  f"solid: dense Gaussian A, dashed: subsampled DCT)", fontsize=10)
     fig.tight_layout()
     return fig, rp
-
-
-def _mem_available_bytes():
-    """``MemAvailable`` of ``/proc/meminfo`` in bytes (None where there is none)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
 
 
 def _caption(rows, s, skipped, mem_available=None):
