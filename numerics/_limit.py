@@ -66,6 +66,15 @@ root lies in ``[√S_lo, √S_hi]`` when ``S_lo > r_a²``: a rigorous bar, with 
 ``κ(A D Aᵀ)`` (:func:`_vertex_stage`, for ``M ≤ _VERTEX_MAX_M``; past float64's range from the last radius
 the bracket search reached, :func:`_vertex_after_failure`).
 
+``L = 2`` at tiny ``β``: the ℓ1 solution.  There ``λ = −log β`` grows only additively with ``ρ``, and the
+vertex argument above does not close.  Instead, the projection's value is concave in ``t = 2 log ρ``
+with derivative ``S``, and weak duality bounds it from below, a feasible point from above.  An
+interior-point solution of ``min{Σz : Az = y, z ≥ 0}`` proposes the support, a dual vector and a
+strictly positive point, made exactly feasible by a verified float64 solve on a basis.  The root is
+then enclosed in ``[√S_lo, √S_hi]`` (:func:`_l2_vertex_stage`, :mod:`numerics._vertex2`, docs/math.md
+§4.7).  It is tried first where ``M·n > _L2_VERTEX_MIN_ENTRIES``, and at any size after the float64
+bracket search stopped past float64's range; its result has ``method = L1_VERTEX_METHOD``.
+
 With ``dps``: Newton on ``φ`` in mpmath from the float64 root, safeguarded by the bracket, each
 projection warm-started from the previous dual vector.  At ``dps`` every parameter enters at ``dps``
 digits from its exact value (``FlowConfig.mp``: ``r₀``, ``η̃ = η_r/η_u`` formed exactly, and
@@ -95,6 +104,7 @@ from numerics._bregman import _MP, _PIVOT_RATIO, _Dual, _Float64, bregman_projec
 from numerics import _derived as _D
 from numerics import _formulas as _F
 from numerics._config import FlowConfig
+from numerics._exact64 import _dd_add, _gamma, _residual_dot2, _residual_parts
 from numerics._operators import is_operator, to_dense
 from numerics._precision import DPS_FLOAT64, GUARD_DIGITS, K_ROUNDOFF, K_SOLVE, check_mp_dps, tol as _tol, workdps
 
@@ -682,94 +692,9 @@ def _refine_projection(ar, A, y, L, proj, logb, steps: int = 3):
     return replace(proj, x=x, log_x=cur[1], nu=nu, residual=float(np.linalg.norm(ar.Ax(x) - ar.y)))
 
 
-_VELTKAMP = 134217729.0  # 2^27 + 1: splits a float64 into two halves of 26 bits
-_TWOPRODUCT_EXACT = 2.0 ** -960  # |fl(a·x)| at or above this: TwoProduct is error-free (no underflow)
-_TWOPRODUCT_UNDERFLOW = 2.0 ** -1000  # the most one TwoProduct below that threshold can be off by
-
-
-def _residual_dot2(A, x, y):
-    """``(g, δg)``: ``g = Ax − y`` for dense float64 ``A``, ``x``, ``y``, correctly rounded, with a
-    rigorous bound ``δg ≥ |g − (Ax − y)|``.  The exact residual of the computed ``x``, not the float64
-    one (whose rounding, ``eps |A||x|``, would otherwise be the error bar's worst case).
-
-    Every product ``a_ij x_j`` is split error-free into ``p + e`` (TwoProduct by Veltkamp's split,
-    Dekker 1971; Ogita, Rump & Oishi, SIAM J. Sci. Comput. 26, 2005), on the whole ``M × n`` matrix at
-    once, and each row's ``2n + 1`` exact parts are summed by :func:`math.fsum` (Shewchuk's exact
-    partials, correctly rounded).  So ``|g − (Ax − y)| ≤ u|g|/(1 − u) ≤ 2u|g|`` (``u = 2⁻⁵³``), plus
-    ``2⁻¹⁰⁷⁴`` for a subnormal result, plus, for each product below ``2⁻⁹⁶⁰`` (where TwoProduct may
-    underflow; above it ``e`` is exact: the exponents of the factors sum to at least ``e_min + 52``), a
-    generous ``2⁻¹⁰⁰⁰``.  None when a split or a product could overflow (``|a|, |x| > 1e290`` or
-    ``max|a| max|x| > 1e300``)."""
-    return _residual_parts(A, [np.asarray(x, dtype=float)], y)
-
-
-def _two_products(A, x):
-    """``(P, E, small)``: ``a_ij x_j = P_ij + E_ij`` exactly (TwoProduct by Veltkamp's split) over the
-    columns where ``x`` is nonzero, and per row the count of products below ``2⁻⁹⁶⁰`` (where ``E`` may
-    underflow)."""
-    idx = np.flatnonzero(x)
-    a = A[:, idx] if idx.size < x.size else A
-    xs = x[idx]
-    P = a * xs
-    t = _VELTKAMP * a
-    ah = t - (t - a)
-    al = a - ah
-    t = _VELTKAMP * xs
-    xh = t - (t - xs)
-    xl = xs - xh
-    E = al * xl - (((P - ah * xh) - al * xh) - ah * xl)  # a·x_j − p exactly (TwoProduct)
-    return P, E, np.count_nonzero(np.abs(P) < _TWOPRODUCT_EXACT, axis=1)
-
-
-def _residual_parts(A, parts, y):
-    """``(g, δg)``: ``g = A(Σ parts) − y`` correctly rounded, ``δg`` a rigorous bound on its error (see
-    :func:`_residual_dot2`; ``parts`` is ``[x]`` or the two halves ``[hi, lo]`` of a double-double vector)."""
-    A = np.asarray(A, dtype=float)
-    y = np.asarray(y, dtype=float)
-    amax = float(np.abs(A).max()) if A.size else 0.0
-    for x in parts:
-        xmax = float(np.abs(x).max()) if x.size else 0.0
-        if not (amax <= 1e290 and xmax <= 1e290 and amax * xmax <= 1e300 and np.all(np.isfinite(x))):
-            return None
-    if not np.all(np.isfinite(y)):
-        return None
-    blocks, small = [], 0
-    for x in parts:
-        P, E, sm = _two_products(A, x)
-        blocks += [P, E]
-        small = small + sm
-    rows = np.concatenate(blocks + [-y[:, None]], axis=1).tolist()
-    try:
-        g = np.array([math.fsum(r) for r in rows], dtype=float)
-    except OverflowError:
-        return None
-    u = 2.0 ** -53
-    dg = 2 * u * np.abs(g) + 5e-324 + small * _TWOPRODUCT_UNDERFLOW
-    if not (np.all(np.isfinite(g)) and np.all(np.isfinite(dg))):
-        return None
-    return g, dg
-
-
 # -------------------------------------------------------------------------------------------
 # L > 2 at tiny β: the projection at an LP vertex, enclosed rigorously (python-flint balls)
 # -------------------------------------------------------------------------------------------
-def _dd_add(hi, lo, d):
-    """``(hi, lo) + d`` for double-double vectors (TwoSum, then FastTwoSum to renormalise)."""
-    s = hi + d
-    bb = s - hi
-    err = (hi - (s - bb)) + (d - bb)
-    lo = lo + err
-    h2 = s + lo
-    return h2, lo - (h2 - s)
-
-
-def _gamma(k: int) -> float:
-    """Higham's ``γ_k = k u / (1 − k u)`` (``u = 2⁻⁵³``): the relative error bound of a float64 sum or dot
-    product of ``k`` terms, in any order."""
-    u = 2.0 ** -53
-    return k * u / (1 - k * u)
-
-
 def _svd_rows(sqrtD, A):
     """``(kept rows, U, s, Vᵀ, tail)``: the thin SVD of ``B = diag(√D) Aᵀ`` with *no* singular value cut
     (``None`` if one is zero: a tiny singular value is a direction the residual barely constrains, and
@@ -990,6 +915,10 @@ def limit_solve(problem, config: FlowConfig, *, dps: Optional[int] = None, brack
     rounding of ``θ = ∇F(β) + Aᵀν`` (which cancels digits when ``|∇F(β)|`` is large, e.g. tiny ``β``
     at ``L > 2``); ``x_inf_error = ‖dx/dr‖_∞ r_inf_error + ‖δx_proj‖_∞ + ‖δx_round‖_∞``.
 
+    Where the projections approach an LP vertex the bars are rigorous enclosures instead: ``L > 2``
+    (docs/math.md §4.6), and ``L = 2`` at tiny ``β`` (§4.7; ``result.method`` is ``L1_VERTEX_METHOD``, tried
+    first when ``M·n > 4·10⁶``).
+
     ``time_limit``: seconds of wall clock for the whole solve; when they run out the result has
     ``Status.TIME_LIMIT`` (each projection gets the remaining budget).  ``y = 0`` gives
     ``Status.TRIVIAL`` (see the module doc).  At ``dps`` the parameters enter exactly
@@ -1029,6 +958,7 @@ class _Task:
     t_start: float
     bracket: Optional[tuple] = None
     diag: _Diag = field(default_factory=_Diag)
+    l2_vertex: Optional[tuple] = None  # (result or None,) once _l2_vertex_stage ran (deterministic: run once)
 
     @property
     def n(self) -> int:
@@ -1144,7 +1074,8 @@ def _limit_solve(problem, config, *, dps, bracket, tol, max_iter, time_limit):
             "the limit lies on the boundary "
             "(some x_i → 0), where the dual Newton only approaches it; r_∞ and x_∞ are approximate, with errors "
             "of order ‖Ax − y‖^(2/L) not covered by the error bars. " + result.message))
-    if not use_lp and result.r_inf is not None:
+    if not use_lp and result.r_inf is not None and result.method != L1_VERTEX_METHOD:
+        # (not for the ℓ1 vertex enclosure: its certificate exhibits a strictly positive exact solution of Az = y)
         why = (f"an LP with M·n = {A.shape[0] * A.shape[1]:.3g} > {_LP_MAX_ENTRIES:.3g} entries" if task.dense
                else "a matrix-free A")
         result = replace(result, message=result.message + (
@@ -1158,6 +1089,12 @@ def _limit_inner(task: _Task) -> LimitResult:
     if config.rates in ("plain", "r2"):
         return _projection_limit(task)
 
+    # ---- L = 2, large: the ℓ1-vertex enclosure first (docs/math.md §4.7) ---------------
+    if dps is None and task.L == 2 and task.dense and task.A.size > _L2_VERTEX_MIN_ENTRIES:
+        vx = _l2_vertex_stage(task)
+        if vx is not None and vx.converged:
+            return vx
+
     # ---- float64 root --------------------------------------------------------------
     phi64 = _Phi(task.A, task.y, config, task.n, None, task.clock)
     found = _root64(phi64, float(config.r0), task)
@@ -1166,7 +1103,8 @@ def _limit_inner(task: _Task) -> LimitResult:
     if isinstance(found, _ProjectionFailure):
         exc = found
         if dps is None and exc.reached is not None and exc.reached[1] > 0:
-            # past float64's range (L > 2): the root above the last radius reached, enclosed at an LP vertex
+            # past float64's range: the root above the last radius reached, enclosed at an LP vertex (L > 2)
+            # or at the ℓ1 solution (L = 2)
             try:
                 vx = _vertex_after_failure(task, phi64, exc)
             except _TimeUp:
@@ -1436,6 +1374,27 @@ def _vertex_enclosure(A, y, L, lam_of, B):
     return out
 
 
+def _exact_balls(config: FlowConfig, n: int):
+    """``(r₀, η̃, [log w₀_i])`` as python-flint balls at the current precision, from the exact parameters
+    (``log w₀_i = log r₀ + log u₀_i − log‖u₀‖``; ``log r₀ − ½ log n`` for the uniform ``u₀``)."""
+    from flint import arb
+
+    def frac(q):
+        return arb(q.numerator) / arb(q.denominator)  # a ball around the exact rational
+
+    r0 = frac(config.exact("r0"))
+    u0 = config.u0_exact
+    if u0 is not None:
+        config._check_len(n)
+    if u0 is None:
+        lw = [r0.log() - arb(n).log() / 2] * n
+    else:
+        us = [frac(q) for q in u0]
+        lnrm = sum((v * v for v in us), arb(0)).log() / 2
+        lw = [r0.log() + v.log() - lnrm for v in us]
+    return r0, frac(config.exact("eta_tilde")), lw
+
+
 def _vertex_stage(task: _Task, phi: _Phi, v: _Eval, ra, start: _Start) -> Optional[LimitResult]:
     """``L > 2``, dense ``A``: the root of φ enclosed rigorously from :func:`_vertex_enclosure`.  At
     ``r_a`` (with ``r_a² > η̃``, where ``ρ`` increases with ``r``; the basis from the float64 projection
@@ -1459,23 +1418,13 @@ def _vertex_stage(task: _Task, phi: _Phi, v: _Eval, ra, start: _Start) -> Option
     logw0 = np.asarray(phi.logw0, dtype=float)
     config, n = task.config, task.n
 
-    def _frac(q):
-        return arb(q.numerator) / arb(q.denominator)  # a ball around the exact rational
-
     def lam_at(ra):
         def lam_of():
             # λ_i(r_a) = β_i(r_a)^{(2−L)/L} (log ρ and log β by numerics._derived, in balls, from the exact r₀, η̃
-            # and u0 (log w0 = log r₀ + log u0_i − log‖u0‖); r_a the float64 value taken exactly): λ(r) for
-            # r ≥ r_a is λ(r_a) times (ρ(r)/ρ(r_a))^{L−2} ≥ 1
-            r0 = _frac(config.exact("r0"))
-            lr = _D.log_rho(arb(ra), r0, _frac(config.exact("eta_tilde")), _ARB)
-            u0 = config.u0_exact
-            if u0 is None:
-                lw = [r0.log() - arb(n).log() / 2] * n
-            else:
-                us = [_frac(q) for q in u0]
-                lnrm = sum((v * v for v in us), arb(0)).log() / 2
-                lw = [r0.log() + v.log() - lnrm for v in us]
+            # and u0; r_a the float64 value taken exactly): λ(r) for r ≥ r_a is λ(r_a) times
+            # (ρ(r)/ρ(r_a))^{L−2} ≥ 1
+            r0, et_b, lw = _exact_balls(config, n)
+            lr = _D.log_rho(arb(ra), r0, et_b, _ARB)
             e = arb(2 - L) / L
             return [(e * _D.log_beta(t, lr, L, _ARB)).exp() for t in lw]
         return lam_of
@@ -1551,13 +1500,148 @@ def _vertex_stage(task: _Task, phi: _Phi, v: _Eval, ra, start: _Start) -> Option
                    phi_residual=max(abs(s_lo - float(root) ** 2), abs(s_hi - float(root) ** 2)))
 
 
+L1_VERTEX_METHOD = "root of phi, l1 vertex enclosure"
+"""``LimitResult.method`` of :func:`_l2_vertex_stage`: the root of φ enclosed by duality bounds at the ℓ1 LP's
+solution (docs/math.md §4.7), with an exactly feasible, strictly positive ``x_∞``."""
+
+_L2_VERTEX_MIN_ENTRIES = _LP_MAX_ENTRIES
+""":func:`_l2_vertex_stage` is tried first, before the float64 bracket search, where ``L = 2`` and
+``M·n`` exceeds this (there one float64 projection at tiny ``β`` costs minutes, or never converges);
+below it only after the bracket search stopped past float64's range.  Decided by size, not by time."""
+
+
+def _l2_vertex_stage(task: _Task) -> Optional[LimitResult]:
+    """``L = 2``, dense ``A``, float64: the root of φ enclosed rigorously at the solution of the ℓ1 LP
+    (docs/math.md §4.7; :mod:`numerics._vertex2`).  An interior-point solution proposes the support, a
+    dual vector and an exactly feasible point; Lagrangian duality and the concavity of the projection's
+    value in ``t = 2 log ρ`` then bound ``S(r) = Σ x_i(r)`` above at ``r_a`` and below at ``r_b``.  If
+    ``r_a² < S_lo`` and ``r_b² > S_hi`` (with ``r_a² > η̃``, where ``ρ`` increases with ``r``), ``φ(r_a) > 0 > φ(r_b)``
+    and the root satisfies ``r² ∈ [S_lo, S_hi]``.  None where a step of the proposal fails or the bounds do
+    not enclose a root (moderate ``β``: the bounds are narrow only when ``(λ̄ + t − h)·min s`` is large off
+    the support, ``λ̄ ≈ 2 log ρ``).  ``dphi_dr`` is ``−2 r_∞``: at the vertex ``S`` is flat to the bounds' width."""
+    if task.L != 2 or not task.dense or task.dps is not None:
+        return None
+    if task.l2_vertex is None:
+        try:
+            out = _l2_vertex_run(task)
+        except (np.linalg.LinAlgError, ValueError, ArithmeticError):
+            out = None  # a step of the proposal broke down: no claim, the float64 search decides
+        task.l2_vertex = (out,)
+    return task.l2_vertex[0]
+
+
+def _l2_vertex_run(task: _Task) -> Optional[LimitResult]:
+    """The body of :func:`_l2_vertex_stage` (which runs it once per solve and keeps its result)."""
+    from flint import arb, ctx
+
+    from numerics import _vertex2 as V
+
+    A, y, config, n = task.A, task.y, task.config, task.n
+    M = A.shape[0]
+    if M >= n:
+        return None
+    prop = V.propose(A, y, clock=task.clock)
+    if prop is None:
+        return None
+    et = float(config.eta_tilde)
+    old = ctx.prec
+    ctx.prec = prop.prec
+    try:
+        r0b, etb, lw = _exact_balls(config, n)
+
+        def lr(r):  # log ρ(r) in balls from the exact r₀, η̃ (r a float64, taken exactly)
+            return _D.log_rho(arb(r), r0b, etb, _ARB)
+
+        r_c = math.sqrt(float(prop.Sz.mid()))
+        if not r_c * r_c > et * (1 + 1e-9):
+            return None
+        lr_c = lr(r_c)
+        lam0 = [2 * lr_c - 2 * w for w in lw]  # λ_j(r_c) = −log β_j(r_c)
+        cert = V.certificate(A, prop, lam0, np.array([float(v.mid()) for v in lam0]))
+        if cert is None or not cert.lam_bar > 0:
+            return None
+        h = arb(cert.lam_bar) / 2
+        lo_c, hi_c = cert.bounds(arb(0), arb(0), h)
+        lo_f, hi_f = _down(lo_c), _up(hi_c)
+        if not (0 < lo_f <= hi_f and math.isfinite(hi_f)):
+            return None
+        w = hi_f - lo_f + 8 * np.finfo(float).eps * hi_f
+        ra2, rb2 = max(lo_f - w, et * (1 + 1e-12)), hi_f + w
+        ra, rb = math.sqrt(ra2), math.sqrt(rb2)
+        if not arb(ra) * arb(ra) > etb:  # log ρ increases with r on [r_a, r_b]
+            return None
+        ta, tb = 2 * (lr(ra) - lr_c), 2 * (lr(rb) - lr_c)
+        S_lo, S_hi = cert.bounds(ta, tb, h)
+        if not (arb(ra) * arb(ra) < S_lo and arb(rb) * arb(rb) > S_hi):
+            return None
+        r_lo, r_hi = S_lo.sqrt(), S_hi.sqrt()
+        rr = arb(float(((r_lo + r_hi) / 2).mid()))
+        r_err = max(_up(rr - r_lo), _up(r_hi - rr), 0.0)
+        root = float(rr.mid())
+        t_root = float((2 * (lr(root) - lr_c)).mid())
+        s_lower = V.l1_lower(prop)
+        S_lower = _down(s_lower) if s_lower is not None else None
+        below_free = s_lower is not None and s_lower > etb  # φ > 0 on (0, √η̃]: Σx ≥ min ℓ1 > η̃ ≥ r²
+        s_lo_f, s_hi_f = _down(S_lo), _up(S_hi)
+        xe = cert.x_error(S_hi)  # S(x*(r)) ≤ S_hi on [r_a, r_b]
+    finally:
+        ctx.prec = old
+    x = prop.z
+    x_err = math.inf if xe is None else float(np.max(xe))
+    if below_free:
+        unique = True
+        reason = (f"r² > η̃ on [r_a, r_b] (r_a = {ra:.6g}, r_a² > {et:.6g}): φ strictly decreasing on r > √η̃, so no "
+                  f"other root there; and φ > 0 on (0, √η̃] since Σx ≥ min ℓ1 ≥ {S_lower:.6g} > η̃ (a dual "
+                  f"certificate of the ℓ1 LP, docs/math.md §4.7): the root is unique")
+    else:
+        unique = False
+        reason = (f"not proven unique: r² > η̃ on [r_a, r_b] (no other root above √η̃), but no ℓ1 lower bound above "
+                  f"η̃ = {et:.6g} excludes roots below √η̃")
+    diag = task.diag
+    if diag.l1_lower_bound is None and S_lower is not None:
+        diag = replace(diag, l1_lower_bound=S_lower,
+                       l1_lower_bound_from="the dual certificate of the L = 2 vertex enclosure")
+    phi = _Phi(A, y, config, n, None, task.clock)
+    logrho = float(phi.logrho(root))
+    log_alpha = _F.log_alpha_eff(float(config.r0), n, logrho) if config.u0 is None else None
+    ok = r_err <= task.rtol * abs(root)
+    resid = float(np.linalg.norm(A @ x - y))
+    nu = 0.5 * (cert.nu1 + t_root * prop.mu)  # ∇F(x) − ∇F(β) = Aᵀν with ∇F = ½ log (docs/math.md §4.1)
+    msg = (f"{'converged' if ok else 'not converged'}: r_∞ = {mpmath.nstr(mpmath.mpf(root), 17)} ± {r_err:.2g} "
+           f"(rigorous: Lagrangian duality bounds at the solution of the ℓ1 LP, support {prop.T.size} of M = {M} "
+           f"columns, from {prop.ipm_iterations} interior-point iterations; the root lies in [√S_lo, √S_hi], "
+           f"docs/math.md §4.7), ‖Ax − y‖ = {resid:.3g}; x_∞ is the float64 rounding of the certificate's exactly "
+           f"feasible, strictly positive point ("
+           f"{f'± {x_err:.2g} from the limit' if math.isfinite(x_err) else 'no bar: the least off-support slack is not certified positive'}"
+           f"), ν its dual vector at the root, not "
+           f"a projection's; φ'(r_∞) ≈ −2r_∞ (S is flat at the vertex)"
+           f"{'' if unique else ' (root not proven unique, see unique_root_reason)'}")
+    return LimitResult(status=Status.CONVERGED if ok else Status.NOT_CONVERGED, message=msg, method=L1_VERTEX_METHOD,
+                       r_inf=root, x_inf=x, x_inf_user=task.problem.to_user(x), rho=_exp_of_log(logrho, np),
+                       alpha_eff=_exp_of_log(log_alpha, np) if log_alpha is not None else None,
+                       beta=np.exp(phi.logbeta(root)), log_rho=logrho,
+                       log_alpha_eff=None if log_alpha is None else float(log_alpha), bracket=(ra, rb),
+                       iterations=0, r_inf_error=r_err, x_inf_error=x_err, residual=resid,
+                       phi_residual=max(abs(s_lo_f - root * root), abs(s_hi_f - root * root)),
+                       unique_root_reason=reason, dps=None, nu=nu, wall_time=time.perf_counter() - task.t_start,
+                       params=config.exact_strings(), unique=unique, dphi_dr=-2 * root,
+                       **diag.fields())
+
+
 def _vertex_after_failure(task: _Task, phi: _Phi, exc) -> Optional[LimitResult]:
     """The bracket search stopped where float64 cannot represent ``β`` (``exc.reached = (r_a, φ(r_a))``,
     ``φ(r_a) > 0``): :func:`_vertex_stage` from the projection at ``r_a``, whose enclosure holds for every
-    ``r ≥ r_a``.  None where it does not apply or does not certify."""
+    ``r ≥ r_a`` (``L > 2``), or :func:`_l2_vertex_stage`, which needs no projection (``L = 2``).  None where
+    it does not apply or does not certify."""
+    if task.L == 2:
+        out = _l2_vertex_stage(task)
+        if out is None:
+            return None
+        return replace(out, message=out.message + f"; float64 could not evaluate φ beyond r = {exc.reached[0]:.6g} "
+                       f"({exc.proj.message})", float64_failure=exc.proj.message)
     ra = exc.reached[0]
     v = phi.cache.get(ra)
-    if task.L == 2 or not task.dense or v is None or v.phi is None:
+    if not task.dense or v is None or v.phi is None:
         return None
     S_lower = task.diag.l1_lower_bound
     if S_lower is None and task.diag.l1_min is None:

@@ -110,9 +110,9 @@ def test_numerics_docstring_example_runs():
 # -- the house rules of docs/ARCHITECTURE.md ------------------------------------------------------
 
 LAYERS = {
-    "base": ("_status", "_precision", "_derived", "_formulas", "_config", "_operators", "_arith"),
+    "base": ("_status", "_precision", "_derived", "_formulas", "_config", "_operators", "_arith", "_exact64"),
     "data": ("_mp_linalg", "_problem", "_results", "_fields"),
-    "solvers": ("_steady", "_bregman", "_lp", "_lp_polish", "_gd"),
+    "solvers": ("_steady", "_bregman", "_lp", "_lp_polish", "_vertex2", "_gd"),
     "engines": ("_flow64", "_taylor", "_limit", "_matrix"),
     "drivers": ("_quantities", "_certify", "_integrate"),
 }

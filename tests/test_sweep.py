@@ -288,3 +288,38 @@ def _limit_digits(eta_tilde: str, r0: str, dps: int) -> str:
     res = limit_solve(make_problem("sparse", 12, 4, 0, k=1), FlowConfig(L=2, r0=r0, eta_r=eta_tilde, eta_u=1), dps=dps)
     with mpmath.workdps(dps + 10):
         return mpmath.nstr(res.r_inf, dps, min_fixed=-math.inf, max_fixed=math.inf)
+
+
+def test_dask_client_leaves_the_memory_limit_to_dask_unless_asked(monkeypatch):
+    """``wnbias.sweep.dask_client`` (shared by ``sweep --dask-local`` and ``reproduce --dask-local``) passes
+    ``memory_limit`` to ``LocalCluster`` only when given (``reproduce`` gives 0: none), so a sweep keeps
+    Dask's default share of the machine's memory per worker; an unreachable scheduler is a
+    ``SweepInputError`` naming the address."""
+    pytest.importorskip("distributed")
+    import distributed
+
+    from wnbias.sweep import SweepInputError, dask_client
+
+    seen = []
+
+    class FakeCluster:
+        def __init__(self, **kw):
+            seen.append(kw)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(distributed, "LocalCluster", FakeCluster)
+    monkeypatch.setattr(distributed, "Client", lambda *a, **k: "client")
+    client, cluster = dask_client(None, 2)
+    assert client == "client" and isinstance(cluster, FakeCluster)
+    dask_client(None, 2, memory_limit=0)
+    assert "memory_limit" not in seen[0] and seen[1]["memory_limit"] == 0
+    assert all(kw["n_workers"] == 2 and kw["threads_per_worker"] == 1 for kw in seen)
+
+    def unreachable(*a, **k):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(distributed, "Client", unreachable)
+    with pytest.raises(SweepInputError, match="cannot reach tcp://127.0.0.1:1"):
+        dask_client("tcp://127.0.0.1:1", None)

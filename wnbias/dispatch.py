@@ -189,24 +189,17 @@ class _ClassExecutor(cf.Executor):
 def open_cluster(dask_local: Optional[int], scheduler: Optional[str]):
     """``(client, close, slots)``: a ``LocalCluster`` of ``dask_local`` single-threaded worker
     processes without a memory limit (a local run has none; the dense ``scaling`` sizes need
-    several GB in one worker), or a client of the scheduler at ``scheduler``.  ``slots`` is the
-    number of worker threads."""
-    from distributed import Client, LocalCluster
+    several GB in one worker), or a client of the scheduler at ``scheduler``
+    (:func:`wnbias.sweep.dask_client`).  ``slots`` is the number of worker threads."""
+    from wnbias.sweep import dask_client, dask_closer
 
-    cluster = None
+    client, cluster = dask_client(scheduler, dask_local, memory_limit=0)
     if scheduler:
-        client = Client(scheduler, timeout=30)
         try:  # a cluster still starting: its first worker, briefly (the slots are re-read as the run goes)
             client.wait_for_workers(1, timeout=WAIT_FOR_WORKERS_S)
         except (TimeoutError, OSError):
             pass
-    else:
-        cluster = LocalCluster(n_workers=int(dask_local), threads_per_worker=1, processes=True, memory_limit=0,
-                               dashboard_address=None)
-        client = Client(cluster)
     slots = count_slots(client.scheduler_info()) or (dask_local or 1)
-    from wnbias.sweep import dask_closer
-
     return client, dask_closer(client, cluster), slots
 
 

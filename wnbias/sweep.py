@@ -682,26 +682,41 @@ def check_scheduler_address(address: str) -> str:
     return address
 
 
-def dask_backend(address: Optional[str] = None, n_workers: Optional[int] = None,
-                 processes: bool = True) -> ExecutorBackend:
-    """Dask distributed: an existing scheduler (``address``) or a ``LocalCluster`` of ``n_workers``
-    single-threaded workers; tasks go through ``Client.get_executor(pure=False)``."""
+def dask_client(address: Optional[str] = None, n_workers: Optional[int] = None, *, processes: bool = True,
+                memory_limit=None):
+    """``(client, cluster)``: a client of the scheduler at ``address`` (checked first; ``cluster`` None), or of a
+    ``LocalCluster`` of ``n_workers`` single-threaded workers that this process starts (``memory_limit`` per
+    worker, as ``LocalCluster`` takes it, ``0`` for none; None leaves ``LocalCluster``'s default, the
+    machine's memory shared among the workers).  The one place the toolkit connects to Dask
+    (:func:`dask_backend`, :func:`wnbias.dispatch.open_cluster`).  A missing ``distributed`` or an
+    unreachable scheduler is a :class:`SweepInputError`; a local cluster that fails to start raises as
+    ``LocalCluster`` does."""
     try:  # an optional dependency (the ``dask`` extra)
         from distributed import Client, LocalCluster
     except ImportError:
         raise SweepInputError("the Dask backend needs 'distributed': pip install 'wnbias[dask]'") from None
 
-    cluster = None
     if address:
         check_scheduler_address(address)
         try:
-            client = Client(address, timeout=30)
+            return Client(address, timeout=30), None
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
             raise SweepInputError(f"--scheduler: cannot reach {address} ({type(exc).__name__}: {exc})") from None
-    else:
-        cluster = LocalCluster(n_workers=n_workers or 1, threads_per_worker=1, processes=processes,
-                               dashboard_address=None)
-        client = Client(cluster)
+    kw = {} if memory_limit is None else {"memory_limit": memory_limit}
+    cluster = LocalCluster(n_workers=n_workers or 1, threads_per_worker=1, processes=processes,
+                           dashboard_address=None, **kw)
+    try:
+        return Client(cluster), cluster
+    except BaseException:
+        cluster.close()
+        raise
+
+
+def dask_backend(address: Optional[str] = None, n_workers: Optional[int] = None,
+                 processes: bool = True) -> ExecutorBackend:
+    """Dask distributed: an existing scheduler (``address``) or a ``LocalCluster`` of ``n_workers``
+    single-threaded workers (:func:`dask_client`); tasks go through ``Client.get_executor(pure=False)``."""
+    client, cluster = dask_client(address, n_workers, processes=processes)
     workers = len(client.scheduler_info().get("workers", {})) or (n_workers or 1)
     return ExecutorBackend("dask", client.get_executor(pure=False), workers, on_close=dask_closer(client, cluster))
 

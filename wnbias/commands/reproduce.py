@@ -206,9 +206,14 @@ def _run_dask(args, names, out, bar, entries: dict, unwritten: list, dask_local,
     from wnbias.dispatch import EST_COST_S, EXPERIMENT, SWEEP, SlotDispatcher, open_cluster, run_remote
     from wnbias.experiments import get_experiment
 
+    from wnbias.sweep import SweepInputError
+
     try:
         client, close, slots = open_cluster(dask_local, scheduler)
-    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+    except SweepInputError as exc:  # distributed missing, or the scheduler unreachable
+        raise UsageError(str(exc)) from None
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:  # the local cluster, or the first contact
+        # with a reached scheduler (its workers, its scheduler_info)
         if scheduler:
             raise UsageError(f"--scheduler: cannot reach {scheduler} ({type(exc).__name__}: {exc})") from None
         raise CannotRun(f"--dask-local: could not start the cluster ({type(exc).__name__}: {exc})") from None
