@@ -46,9 +46,10 @@ def _two_products(A, x):
     return P, E, np.count_nonzero(np.abs(P) < _TWOPRODUCT_EXACT, axis=1)
 
 
-def _residual_parts(A, parts, y):
-    """``(g, δg)``: ``g = A(Σ parts) − y`` correctly rounded, ``δg`` a rigorous bound on its error (see
-    :func:`_residual_dot2`; ``parts`` is ``[x]`` or the two halves ``[hi, lo]`` of a double-double vector)."""
+def _residual_parts(A, parts, y, extra=None):
+    """``(g, δg)``: ``g = A(Σ parts) + extra − y`` correctly rounded, ``δg`` a rigorous bound on its error (see
+    :func:`_residual_dot2`; ``parts`` is ``[x]`` or the two halves ``[hi, lo]`` of a double-double vector;
+    ``extra``, optional, a float64 vector added exactly)."""
     A = np.asarray(A, dtype=float)
     y = np.asarray(y, dtype=float)
     amax = float(np.abs(A).max()) if A.size else 0.0
@@ -56,17 +57,19 @@ def _residual_parts(A, parts, y):
         xmax = float(np.abs(x).max()) if x.size else 0.0
         if not (amax <= 1e290 and xmax <= 1e290 and amax * xmax <= 1e300 and np.all(np.isfinite(x))):
             return None
-    if not np.all(np.isfinite(y)):
+    if not np.all(np.isfinite(y)) or (extra is not None and not np.all(np.isfinite(extra))):
         return None
     blocks, small = [], 0
     for x in parts:
         P, E, sm = _two_products(A, x)
         blocks += [P, E]
         small = small + sm
+    if extra is not None:
+        blocks.append(np.asarray(extra, dtype=float)[:, None])
     rows = np.concatenate(blocks + [-y[:, None]], axis=1).tolist()
     try:
         g = np.array([math.fsum(r) for r in rows], dtype=float)
-    except OverflowError:
+    except (OverflowError, ValueError):
         return None
     u = 2.0 ** -53
     dg = 2 * u * np.abs(g) + 5e-324 + small * _TWOPRODUCT_UNDERFLOW

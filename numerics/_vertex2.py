@@ -21,7 +21,7 @@ What is computed in float64 is only a proposal: an interior-point solution of th
 makes that point feasible to the rounding level.  The point ``z`` used is then defined *exactly*:
 ``z_j`` (float64 values) off a basis ``B ⊇ T`` and ``z_B = A_B⁻¹(y − A_{B^c} z_{B^c})``, enclosed by a
 verified float64 solve (an approximate inverse ``R`` with ``‖I − R A_B‖_∞ < 1`` bounded by Higham's
-``γ_k`` error terms, and the residual summed exactly: :func:`numerics._limit._residual_parts`).  Its
+``γ_k`` error terms, and the residual summed exactly: :func:`numerics._exact64._residual_parts`).  Its
 entries must come out positive.  Every ``a_jᵀμ`` and ``a_jᵀν₁`` is enclosed in the same way, and the
 per-coordinate sums are formed in python-flint balls from the exact ``λ₀``.  Nothing else is trusted.
 """
@@ -35,7 +35,8 @@ from typing import Optional
 import numpy as np
 import scipy.linalg
 
-from numerics._exact64 import _TWOPRODUCT_UNDERFLOW, _dd_add, _gamma, _residual_parts, _two_products
+from numerics._bregman import _gram64
+from numerics._exact64 import _dd_add, _gamma, _residual_parts, _two_products
 
 _IPM_MAX_ITER = 80
 _GAP_TARGET = 1e-14  # Σ_{j∉T} s_j z_j aimed at, relative to Σz (the bounds widen with it)
@@ -46,15 +47,6 @@ def _up_k(x, k: int):
     """A float64 upper bound of a nonnegative float64 result ``x`` of at most ``k`` roundings (``x`` itself
     an upper bound up to that rounding), with room for underflow."""
     return x * (1 + 2 * _gamma(k + 2)) + 1e-300
-
-
-def _normal(A, d):
-    """``A diag(d) Aᵀ`` (``d ≥ 0``), symmetric, by BLAS ``dsyrk``."""
-    from scipy.linalg.blas import dsyrk
-
-    B = A * np.sqrt(d)
-    H = dsyrk(1.0, B)
-    return np.triu(H) + np.triu(H, 1).T
 
 
 def _chol(H):
@@ -88,7 +80,7 @@ def ipm_l1(A, y, *, clock=None, rtol: float = 1e-12, max_iter: int = _IPM_MAX_IT
     M, n = A.shape
     c = np.ones(n)
     ynorm = float(np.linalg.norm(y)) or 1.0
-    cf = _chol(_normal(A, c))
+    cf = _chol(_gram64(A, c))
     if cf is None:
         return None
     z = A.T @ scipy.linalg.cho_solve(cf, y, check_finite=False)
@@ -118,7 +110,7 @@ def ipm_l1(A, y, *, clock=None, rtol: float = 1e-12, max_iter: int = _IPM_MAX_IT
         if gap <= rtol * pobj and float(np.linalg.norm(rp)) <= rtol * ynorm:
             return IPMResult(z, mu, 1 - A.T @ mu, it, gap, float(np.linalg.norm(rp)))
         d = z / s
-        cf = _chol(_normal(A, d))
+        cf = _chol(_gram64(A, d))
         if cf is None:
             return None
 
@@ -205,7 +197,7 @@ def weighted_correction(A, y, z, steps: int = 25, clock=None):
         if clock is not None:
             clock.check("in the L = 2 vertex enclosure (feasibility correction)")
         if cf is None or k % 3 == 0:
-            cf = _chol(_normal(A, z))
+            cf = _chol(_gram64(A, z))
             if cf is None:
                 return z, False
         g = _residual_fast(A, [z], y)
@@ -273,36 +265,16 @@ def verified_solve(AB, y, c, c_err) -> Optional[Solve]:
         return None
     b = y - c
 
-    def residual(hi, lo):
-        # ρ = y − c − A_B(hi + lo), correctly rounded: the exact parts of every product, summed by fsum
-        blocks, small = [], 0
-        for x in (hi, lo):
-            if not np.any(x):
-                continue
-            Pp, Ee, sm = _two_products(AB, x)
-            blocks += [Pp, Ee]
-            small = small + sm
-        rows = np.concatenate(blocks + [c[:, None], -y[:, None]], axis=1)
-        try:
-            g = np.array([math.fsum(r) for r in (-rows).tolist()], dtype=float)
-        except (OverflowError, ValueError):
-            return None
-        ge = 2 * _U * np.abs(g) + 5e-324 + small * _TWOPRODUCT_UNDERFLOW
-        return (g, ge) if np.all(np.isfinite(g)) and np.all(np.isfinite(ge)) else None
-
     hi = scipy.linalg.lu_solve(lu, b, check_finite=False)
     lo = np.zeros(M)
     for _ in range(3):
         g = _residual_fast(AB, [hi, lo], y, c)  # the refinement: a proposal
         hi, lo = _dd_add(hi, lo, scipy.linalg.lu_solve(lu, g, check_finite=False))
-    amax = float(np.abs(AB).max())
-    xmax = float(max(np.abs(hi).max(), np.abs(lo).max()))
-    if not (np.all(np.isfinite(hi)) and amax <= 1e290 and xmax <= 1e290 and amax * xmax <= 1e300):
-        return None  # the exact splits of the products could overflow
-    out = residual(hi, lo)
+    # ρ = y − c − A_B(hi + lo), correctly rounded (exact products, fsum), with a rigorous bound ge
+    out = _residual_parts(AB, [hi, lo], y, extra=c)
     if out is None:
-        return None
-    g, ge = out
+        return None  # an exact split could overflow, or a value is not finite
+    g, ge = -out[0], out[1]
     # the exact residual lies within |g| + ge + c_err (c enters with its own error)
     rbound = np.abs(g) + ge + c_err
     num = float(_up_k(float((absR @ rbound).max()), M + 2))
